@@ -1,0 +1,292 @@
+package config
+
+import "encoding/json"
+
+// Config is one whole configuration snapshot. YAML is converted to JSON
+// before decoding, so every key is the `json` tag; a test walks the tags to
+// keep them snake_case. Defaults are documented on each field. Parse decodes
+// the file over Defaults() (top-level defaults) and fills in each list item's
+// defaults for the keys it leaves out; ApplyDefaults does the same for a
+// Config built in code. See docs/configuration.md.
+type Config struct {
+	// Listeners are the proxy's HTTP(S) listeners. Default (key absent): one
+	// on 127.0.0.1:8080. An empty list is an error.
+	Listeners []Listener `json:"listeners"`
+	// Status is the metrics and health listener. Default: 127.0.0.1:9090.
+	Status Status `json:"status"`
+	// TrustedProxies are CIDRs whose X-Forwarded-* and Forwarded headers are
+	// believed. Default: none (every incoming forwarding header is replaced).
+	TrustedProxies []string `json:"trusted_proxies"`
+	// Upstreams are named pools of targets.
+	Upstreams []Upstream `json:"upstreams"`
+	// Routes map requests to upstreams through plugin chains.
+	Routes []Route `json:"routes"`
+	// GlobalPlugins run on every route; a route's entry of the same name
+	// replaces the global one.
+	GlobalPlugins []PluginRef `json:"global_plugins"`
+	// Log configures the process log and the access log.
+	Log Log `json:"log"`
+	// Tracing configures OpenTelemetry tracing. Off by default.
+	Tracing Tracing `json:"tracing"`
+	// Reload configures config-file watching.
+	Reload Reload `json:"reload"`
+	// Shutdown configures graceful draining on SIGTERM.
+	Shutdown Shutdown `json:"shutdown"`
+}
+
+// Listener is one address the proxy serves on.
+type Listener struct {
+	// Addr is host:port. Required.
+	Addr string `json:"addr"`
+	// TLS turns on HTTPS (and HTTP/2 by ALPN) when set.
+	TLS *ListenerTLS `json:"tls,omitempty"`
+	// ReadHeaderTimeout bounds reading request headers. Default 10s.
+	ReadHeaderTimeout Duration `json:"read_header_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long. Default 120s.
+	IdleTimeout Duration `json:"idle_timeout"`
+	// BodyIdleTimeout aborts a request whose body or response makes no
+	// progress for this long; it is reset by every read and write, so a long
+	// stream that keeps moving is never cut. Default 60s; 0 disables.
+	BodyIdleTimeout Duration `json:"body_idle_timeout"`
+	// MaxHeaderBytes bounds request line plus headers. Default 64KiB.
+	MaxHeaderBytes Size `json:"max_header_bytes"`
+	// MaxRequestBody is the largest request body accepted (413 past it).
+	// Default 32MiB; 0 means unlimited.
+	MaxRequestBody Size `json:"max_request_body"`
+	// HTTP2 configures HTTP/2 (TLS listeners, or h2c when enabled).
+	HTTP2 HTTP2 `json:"http2"`
+}
+
+// ListenerTLS configures a listener's certificates and optional client auth.
+type ListenerTLS struct {
+	// Certificates are PEM files; the one matching the SNI name is served.
+	Certificates []Certificate `json:"certificates"`
+	// ClientCA, if set, requires clients to present a certificate signed by it.
+	ClientCA string `json:"client_ca,omitempty"`
+}
+
+// Certificate is a PEM certificate chain and its key, each a file path.
+type Certificate struct {
+	// Cert is the path of a PEM certificate chain, leaf first. Required.
+	Cert string `json:"cert"`
+	// Key is the path of the PEM private key of Cert. Required.
+	Key string `json:"key"`
+}
+
+// HTTP2 limits HTTP/2 connections.
+type HTTP2 struct {
+	// H2C accepts cleartext HTTP/2 (prior knowledge) on a plain listener. Default false.
+	H2C bool `json:"h2c"`
+	// MaxConcurrentStreams per connection. Default 250.
+	MaxConcurrentStreams int `json:"max_concurrent_streams"`
+}
+
+// Status is the listener for /metrics, /healthz and /readyz.
+type Status struct {
+	// Addr is host:port. Default 127.0.0.1:9090; "" (explicitly) disables it.
+	Addr string `json:"addr"`
+}
+
+// Upstream is a named pool of targets.
+type Upstream struct {
+	// Name is how routes refer to it. Required, unique.
+	Name string `json:"name"`
+	// Balancer: round_robin (smooth weighted, default) | least_conn | p2c | hash.
+	Balancer string `json:"balancer"`
+	// HashOn is the key for the hash balancer: header:NAME | cookie:NAME |
+	// query:NAME | ip | consumer | path. Required when balancer is hash.
+	HashOn string `json:"hash_on,omitempty"`
+	// Targets are the servers. At least one.
+	Targets []Target `json:"targets"`
+	// HealthCheck turns on active probing when set; `health_check: {}`
+	// probes with every default. Default: unset (off).
+	HealthCheck *HealthCheck `json:"health_check,omitempty"`
+	// Passive ejects a target after consecutive failures of real traffic.
+	Passive Passive `json:"passive"`
+	// Timeouts for upstream connections and responses.
+	Timeouts UpstreamTimeouts `json:"timeouts"`
+	// Retries for failed attempts.
+	Retries Retries `json:"retries"`
+	// PassHost: pass (default; the client's Host goes upstream) | node (the
+	// target's host:port) | rewrite (UpstreamHost).
+	PassHost string `json:"pass_host"`
+	// UpstreamHost is the Host sent when PassHost is rewrite.
+	UpstreamHost string `json:"upstream_host,omitempty"`
+	// TLS configures https targets.
+	TLS UpstreamTLS `json:"tls"`
+	// KeepAlive tunes the connection pool.
+	KeepAlive KeepAlive `json:"keepalive"`
+}
+
+// Target is one server of an upstream.
+type Target struct {
+	// URL is scheme://host:port (http or https), no path. Required.
+	URL string `json:"url"`
+	// Weight is the share of traffic relative to the other targets. Default 1.
+	Weight int `json:"weight"`
+}
+
+// HealthCheck is active probing of every target.
+type HealthCheck struct {
+	// Path probed with GET. Default /healthz.
+	Path string `json:"path"`
+	// Interval between probes. Default 2s.
+	Interval Duration `json:"interval"`
+	// Timeout of one probe. Default 1s.
+	Timeout Duration `json:"timeout"`
+	// Healthy is the count of consecutive passes that brings a target back. Default 2.
+	Healthy int `json:"healthy"`
+	// Unhealthy is the count of consecutive failures that takes it out. Default 3.
+	Unhealthy int `json:"unhealthy"`
+	// ExpectStatus lists passing statuses. Default (empty): any from 200 to 399.
+	ExpectStatus []int `json:"expect_status,omitempty"`
+}
+
+// Passive is ejection on real traffic.
+type Passive struct {
+	// MaxFailures consecutive failures (connect errors, 5xx listed in
+	// FailOn) eject a target. Default 5; 0 disables passive ejection.
+	MaxFailures int `json:"max_failures"`
+	// Eject is how long an ejected target rests before it is tried again. Default 30s.
+	Eject Duration `json:"eject"`
+	// FailOn lists upstream statuses that count as failures. Default [502, 503, 504].
+	FailOn []int `json:"fail_on,omitempty"`
+}
+
+// UpstreamTimeouts bounds each stage of an upstream exchange.
+type UpstreamTimeouts struct {
+	// Connect bounds dialing (and the TLS handshake). Default 2s.
+	Connect Duration `json:"connect"`
+	// ResponseHeader bounds the wait for response headers after the request
+	// was written. Default 60s.
+	ResponseHeader Duration `json:"response_header"`
+	// Idle closes pooled connections idle this long. Default 90s.
+	Idle Duration `json:"idle"`
+}
+
+// Retries re-sends a failed attempt to another target.
+type Retries struct {
+	// Attempts is the number of retries after the first try. Default 1; 0
+	// turns retries off.
+	Attempts int `json:"attempts"`
+	// On lists what is retried: connect_failure, timeout, or a status code.
+	// Default [connect_failure].
+	On []string `json:"on,omitempty"`
+	// Budget caps retries as a share of requests, so retries cannot multiply
+	// an outage.
+	Budget RetryBudget `json:"budget"`
+}
+
+// RetryBudget is a token bucket: each request deposits Ratio tokens, each
+// retry withdraws one; MinPerSecond retries are always allowed.
+type RetryBudget struct {
+	// Ratio of retries to requests, 0..1. Default 0.2; 0 leaves only
+	// MinPerSecond.
+	Ratio float64 `json:"ratio"`
+	// MinPerSecond retries allowed regardless of Ratio. Default 10; 0 allows
+	// none beyond Ratio.
+	MinPerSecond int `json:"min_per_second"`
+}
+
+// UpstreamTLS configures https targets.
+type UpstreamTLS struct {
+	// ServerName overrides SNI and verification name. Default: the target host.
+	ServerName string `json:"server_name,omitempty"`
+	// CA is a PEM file of roots to trust. Default: the system roots.
+	CA string `json:"ca,omitempty"`
+	// Cert is a PEM client certificate file for mutual TLS; set Key with it.
+	Cert string `json:"cert,omitempty"`
+	// Key is the PEM private key file of Cert.
+	Key string `json:"key,omitempty"`
+	// InsecureSkipVerify turns off verification. For tests only.
+	InsecureSkipVerify bool `json:"insecure_skip_verify,omitempty"`
+}
+
+// KeepAlive tunes an upstream's connection pool.
+type KeepAlive struct {
+	// MaxIdlePerTarget idle connections kept per target. Default 256.
+	MaxIdlePerTarget int `json:"max_idle_per_target"`
+	// H2C speaks cleartext HTTP/2 (prior knowledge) to http targets. Default false.
+	H2C bool `json:"h2c"`
+}
+
+// Route maps matching requests through a plugin chain to an upstream.
+type Route struct {
+	// Name identifies the route in logs, metrics and errors. Required, unique.
+	Name string `json:"name"`
+	// Priority breaks ties between equally specific routes; higher wins. Default 0.
+	Priority int `json:"priority"`
+	// Match says which requests this route takes.
+	Match Match `json:"match"`
+	// Upstream names the pool. Required unless a terminal plugin (mocking)
+	// answers every request.
+	Upstream string `json:"upstream,omitempty"`
+	// Plugins run in phase order, then in this order.
+	Plugins []PluginRef `json:"plugins,omitempty"`
+}
+
+// Match is the request predicate of a route. Every set field must match.
+type Match struct {
+	// Hosts: exact (api.example.com) or leading wildcard (*.example.org). Empty: any.
+	Hosts []string `json:"hosts,omitempty"`
+	// Paths: exact (/x), prefix (/x/*) or with parameters (/users/{id}). Empty: any.
+	Paths []string `json:"paths,omitempty"`
+	// Methods, upper case. Empty: any.
+	Methods []string `json:"methods,omitempty"`
+	// Headers that must be present with exactly this value ("*": present with any value).
+	Headers map[string]string `json:"headers,omitempty"`
+	// Query parameters that must be present with exactly this value ("*": any).
+	Query map[string]string `json:"query,omitempty"`
+}
+
+// PluginRef is one entry of a plugin list. Config is the plugin's own JSON,
+// decoded strictly by the plugin.
+type PluginRef struct {
+	// Name is the plugin's name, such as cors or request-id. Required; a
+	// list may name a plugin once.
+	Name string `json:"name"`
+	// Config is the plugin's own settings, checked by the plugin. Default:
+	// the plugin's defaults.
+	Config json.RawMessage `json:"config,omitempty"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level: debug | info (default) | warn | error.
+	Level string `json:"level"`
+	// Format: json (default) | text.
+	Format string `json:"format"`
+	// Access turns the per-request access log on. Default true.
+	Access bool `json:"access"`
+}
+
+// Tracing configures OpenTelemetry.
+type Tracing struct {
+	// Enabled turns tracing on. Default false.
+	Enabled bool `json:"enabled"`
+	// Endpoint is the OTLP/HTTP collector URL. Default http://127.0.0.1:4318/v1/traces.
+	Endpoint string `json:"endpoint"`
+	// SamplingRatio of new traces kept, 0..1 (parent decisions are honoured). Default 1.
+	SamplingRatio float64 `json:"sampling_ratio"`
+	// ServiceName reported. Default sluice.
+	ServiceName string `json:"service_name"`
+	// Headers sent to the collector (e.g. an API key, via ${ENV}).
+	Headers map[string]string `json:"headers,omitempty"`
+}
+
+// Reload configures how config changes are picked up.
+type Reload struct {
+	// Watch polls the config file for changes. Default true.
+	Watch bool `json:"watch"`
+	// Interval between polls. Default 1s.
+	Interval Duration `json:"interval"`
+	// Drain is how long a retired generation may finish in-flight requests
+	// before its resources are closed. Default 30s.
+	Drain Duration `json:"drain"`
+}
+
+// Shutdown configures SIGTERM handling.
+type Shutdown struct {
+	// Drain is how long in-flight requests may finish. Default 30s.
+	Drain Duration `json:"drain"`
+}

@@ -1,0 +1,98 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"time"
+)
+
+// Exchange is the per-request state plugins share: one typed struct in the
+// request context, not a bag of keys. The gateway creates it before the chain
+// runs and reads it after (access log, metrics), so plugins must not keep it
+// past their return.
+type Exchange struct {
+	RequestID string     // set by the request-id plugin, or by the gateway when it first needs one
+	Route     string     // matched route name
+	Upstream  string     // upstream name, "" for routes that answer by themselves
+	Target    string     // upstream target (host:port) of the last attempt, set by the proxy
+	Consumer  string     // set by an Authn plugin
+	ClientIP  netip.Addr // the caller, after trusted-proxy resolution
+	Start     time.Time  // when the gateway received the request
+
+	// Params holds path parameters captured by the router ({id} in /users/{id}).
+	Params []Param
+
+	// UpstreamDuration is the time from the first upstream attempt to its
+	// response headers; Attempts counts upstream tries. Both set by the proxy.
+	UpstreamDuration time.Duration
+	Attempts         int
+
+	paramBuf [8]Param
+}
+
+// Param is one captured path parameter.
+type Param struct {
+	Name, Value string
+}
+
+// Param returns the value of the path parameter name, or "".
+func (x *Exchange) Param(name string) string {
+	for _, p := range x.Params {
+		if p.Name == name {
+			return p.Value
+		}
+	}
+	return ""
+}
+
+// SetParams copies ps into the exchange without allocating for up to 8
+// parameters.
+func (x *Exchange) SetParams(names, values []string) {
+	x.Params = x.paramBuf[:0]
+	for i := range names {
+		x.Params = append(x.Params, Param{names[i], values[i]})
+	}
+}
+
+// Reset clears x for reuse from a pool.
+func (x *Exchange) Reset() {
+	*x = Exchange{}
+}
+
+type exchangeKey struct{}
+
+// WithExchange returns ctx carrying x.
+func WithExchange(ctx context.Context, x *Exchange) context.Context {
+	return context.WithValue(ctx, exchangeKey{}, x)
+}
+
+// ExchangeOf returns the request's Exchange. Outside the gateway (in a unit
+// test that did not set one) it returns a fresh empty Exchange, never nil.
+func ExchangeOf(r *http.Request) *Exchange {
+	if x, ok := r.Context().Value(exchangeKey{}).(*Exchange); ok {
+		return x
+	}
+	return &Exchange{}
+}
+
+// Error is what a plugin returns to stop a request (Envoy's local reply). The
+// gateway renders it once, in the route's protocol, with the request ID.
+type Error struct {
+	Status int         // HTTP status
+	Code   string      // stable and machine-readable: "rate_limited", "forbidden"
+	Public string      // safe to show the client
+	Header http.Header // extra response headers (Retry-After, WWW-Authenticate); may be nil
+	Err    error       // logged with the request ID, never sent
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s (%d): %s: %v", e.Code, e.Status, e.Public, e.Err)
+	}
+	return fmt.Sprintf("%s (%d): %s", e.Code, e.Status, e.Public)
+}
+
+// Unwrap returns the internal cause.
+func (e *Error) Unwrap() error { return e.Err }

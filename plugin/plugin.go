@@ -1,0 +1,180 @@
+// Package plugin is Sluice's extension API: the one package a plugin needs,
+// and the only one a plugin built outside this module can import. It depends
+// on the standard library alone.
+//
+// A plugin is a Kind: a name, a Phase and a builder that turns the plugin's
+// JSON config into a Middleware. The gateway builds every route's chain once
+// per config generation; requests then run through ready-made handlers.
+//
+// Order is fixed by Phase first and by the route's own list second; the
+// response passes back out in reverse (Envoy's filter order, which falls out
+// of func(next) wrapping for free).
+package plugin
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+)
+
+// Phase fixes where a plugin runs.
+type Phase int
+
+const (
+	Observe   Phase = iota // access log, metrics, tracing: sees every outcome
+	Edge                   // request ID, real IP, CORS, body size, IP restriction
+	Authn                  // who is calling
+	Authz                  // may they: route, model, MCP tool
+	Limit                  // rate, token and concurrency limits
+	Transform              // rewrite headers, path, bodies; mock responses
+)
+
+var phaseNames = [...]string{"observe", "edge", "authn", "authz", "limit", "transform"}
+
+func (p Phase) String() string {
+	if p >= 0 && int(p) < len(phaseNames) {
+		return phaseNames[p]
+	}
+	return fmt.Sprintf("phase(%d)", int(p))
+}
+
+// Handler is http.Handler that returns its error instead of writing it; the
+// gateway renders that error once, in the route's protocol. A handler that
+// has already written a response must return nil (or an error only for the
+// log: the gateway will not write twice).
+type Handler interface {
+	ServeHTTP(http.ResponseWriter, *http.Request) error
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(http.ResponseWriter, *http.Request) error
+
+// ServeHTTP calls f(w, r).
+func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) error { return f(w, r) }
+
+// Middleware wraps next. It is called once per config generation, never per
+// request, so it may precompute freely.
+type Middleware func(next Handler) Handler
+
+// Env is all a plugin may use while it is built. There are no globals.
+type Env struct {
+	Route  string       // route name, or "" for a global plugin
+	Logger *slog.Logger // scoped to plugin and route
+	// OnClose registers cleanup to run when this config generation retires
+	// (after its in-flight requests drained). Never nil when set by the
+	// gateway; may be nil in tests, so use env.Cleanup.
+	OnClose func(func() error)
+}
+
+// Cleanup registers f with OnClose, or does nothing if OnClose is nil.
+func (e Env) Cleanup(f func() error) {
+	if e.OnClose != nil {
+		e.OnClose(f)
+	}
+}
+
+// Validator is implemented by every plugin config. Validate must be pure: no
+// I/O, no goroutines, no globals. It returns every problem it finds, joined
+// with errors.Join, each starting with the config key it is about.
+type Validator interface{ Validate() error }
+
+// Kind is one plugin type. Make one with Define; cmd/sluice lists them all.
+type Kind struct {
+	Name  string
+	Phase Phase
+	// Terminal is true for plugins that always answer by themselves (mocking):
+	// a route using one needs no upstream.
+	Terminal bool
+	// NewConfig returns a fresh pointer to a config holding the defaults; it is
+	// used for the JSON Schema and for strict key checking.
+	NewConfig func() any
+	// Check decodes and validates raw without building anything. It is what
+	// `sluice validate` runs.
+	Check func(raw json.RawMessage) error
+	// Build decodes, validates and builds the middleware.
+	Build func(env Env, raw json.RawMessage) (Middleware, error)
+}
+
+// Define declares a kind. defaults returns a fresh *Config holding defaults;
+// raw (JSON, from YAML or etcd) is decoded over it with unknown keys rejected.
+// C must be a pointer type.
+func Define[C Validator](name string, p Phase, defaults func() C, build func(Env, C) (Middleware, error)) Kind {
+	decode := func(raw json.RawMessage) (C, error) {
+		cfg := defaults()
+		if err := DecodeStrict(raw, cfg); err != nil {
+			return cfg, err
+		}
+		return cfg, cfg.Validate()
+	}
+	return Kind{
+		Name:      name,
+		Phase:     p,
+		NewConfig: func() any { return defaults() },
+		Check: func(raw json.RawMessage) error {
+			_, err := decode(raw)
+			return err
+		},
+		Build: func(env Env, raw json.RawMessage) (Middleware, error) {
+			cfg, err := decode(raw)
+			if err != nil {
+				return nil, err
+			}
+			return build(env, cfg)
+		},
+	}
+}
+
+// DecodeStrict decodes exactly one JSON value from raw into v, rejecting
+// unknown keys. Empty raw (or JSON null) leaves v as it is, so defaults hold.
+func DecodeStrict(raw json.RawMessage, v any) error {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("config must be a single JSON object")
+	}
+	return nil
+}
+
+// decodeError rewrites encoding/json's messages into "key: problem" form.
+func decodeError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			return fmt.Errorf("%s: expected %s, got %s", te.Field, te.Type, te.Value)
+		}
+		return fmt.Errorf("expected %s, got %s", te.Type, te.Value)
+	}
+	return err
+}
+
+// Use is one built entry of a route's plugin list.
+type Use struct {
+	Kind Kind
+	MW   Middleware
+}
+
+// Chain sorts uses by phase (stably, so the route's order holds within a
+// phase) and wraps terminal, the upstream call, so that the first use runs
+// first.
+func Chain(uses []Use, terminal Handler) Handler {
+	uses = slices.Clone(uses)
+	slices.SortStableFunc(uses, func(a, b Use) int { return cmp.Compare(a.Kind.Phase, b.Kind.Phase) })
+	h := terminal
+	for _, u := range slices.Backward(uses) {
+		h = u.MW(h)
+	}
+	return h
+}
