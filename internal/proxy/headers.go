@@ -1,0 +1,107 @@
+package proxy
+
+import (
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/sluicegw/sluice/plugin"
+)
+
+// hopHeaders are meaningful for one connection only and never forwarded
+// (RFC 9110 7.6.1; Keep-Alive and Proxy-Connection are pre-standard but seen).
+var hopHeaders = [...]string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// removeHopHeaders deletes hop-by-hop headers, including every header named
+// in Connection.
+func removeHopHeaders(h http.Header) {
+	for _, v := range h["Connection"] {
+		for len(v) > 0 {
+			var f string
+			f, v, _ = strings.Cut(v, ",")
+			if f = strings.TrimSpace(f); f != "" {
+				h.Del(f)
+			}
+		}
+	}
+	for _, k := range hopHeaders {
+		delete(h, k)
+	}
+}
+
+// upgradeType returns the protocol a request asks to switch to, or "".
+func upgradeType(h http.Header) string {
+	if !hasToken(h["Connection"], "upgrade") {
+		return ""
+	}
+	return h.Get("Upgrade")
+}
+
+// hasToken reports whether a comma-separated header holds token, ignoring case.
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for len(v) > 0 {
+			var f string
+			f, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(f), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// setForwarded appends this hop to X-Forwarded-For and Forwarded and sets
+// X-Forwarded-Proto and -Host when absent. The gateway has already removed
+// incoming forwarding headers unless the peer is a trusted proxy, so what is
+// here is either trusted or ours.
+func setForwarded(h http.Header, r *http.Request, x *plugin.Exchange) {
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		peer = r.RemoteAddr
+	}
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	if prior, ok := h["X-Forwarded-For"]; ok && len(prior) > 0 {
+		h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + peer}
+	} else {
+		h["X-Forwarded-For"] = []string{peer}
+	}
+	if _, ok := h["X-Forwarded-Proto"]; !ok {
+		h["X-Forwarded-Proto"] = []string{proto}
+	}
+	if _, ok := h["X-Forwarded-Host"]; !ok {
+		h["X-Forwarded-Host"] = []string{r.Host}
+	}
+	// RFC 7239: IPv6 nodes are quoted and bracketed.
+	node := peer
+	if strings.Contains(peer, ":") {
+		node = `"[` + peer + `]"`
+	}
+	elem := "for=" + node + ";proto=" + proto
+	if r.Host != "" {
+		elem += ";host=" + quoteIfNeeded(r.Host)
+	}
+	if prior, ok := h["Forwarded"]; ok && len(prior) > 0 {
+		h["Forwarded"] = []string{strings.Join(prior, ", ") + ", " + elem}
+	} else {
+		h["Forwarded"] = []string{elem}
+	}
+	_ = x
+}
+
+// quoteIfNeeded quotes a Forwarded value that is not a plain token.
+func quoteIfNeeded(s string) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"`
+		}
+	}
+	return s
+}

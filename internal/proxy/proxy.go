@@ -1,0 +1,348 @@
+// Package proxy is the terminal handler of an HTTP route: it forwards the
+// request to a target picked from an upstream pool, retries where that is
+// safe, and streams the response back.
+//
+// It is a purpose-built forwarding loop rather than httputil.ReverseProxy
+// because each attempt must pick its own target, retries must see statuses
+// before anything reaches the client, and errors must return to the gateway
+// (which renders them once) instead of being written here. The semantics are
+// ReverseProxy's: hop-by-hop headers removed (RFC 9110 7.6.1), trailers
+// passed, protocol upgrades tunnelled, and text/event-stream or
+// unknown-length bodies flushed after every write.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/sluicegw/sluice/internal/httperr"
+	"github.com/sluicegw/sluice/internal/tracing"
+	"github.com/sluicegw/sluice/internal/upstream"
+	"github.com/sluicegw/sluice/plugin"
+)
+
+// Options configure a Proxy. The zero value is usable.
+type Options struct {
+	// PassHost: "pass" sends the client's Host (default), "node" the
+	// target's host:port, "rewrite" UpstreamHost.
+	PassHost     string
+	UpstreamHost string
+	// BodyIdleTimeout aborts a response copy that makes no progress for this
+	// long (the deadline is pushed forward by every write). 0 disables.
+	BodyIdleTimeout time.Duration
+	// Tracer, if not nil, records a client span per attempt and propagates
+	// W3C trace context upstream.
+	Tracer *tracing.Tracer
+}
+
+// Proxy forwards requests to one upstream pool. It is safe for concurrent use.
+type Proxy struct {
+	pool *upstream.Pool
+	opts Options
+}
+
+// New returns a proxy over pool.
+func New(pool *upstream.Pool, opts Options) *Proxy {
+	return &Proxy{pool: pool, opts: opts}
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// ServeHTTP forwards r. It returns an error only when nothing has been
+// written to w yet, so the gateway can render it; failures after the
+// response started are ended by aborting the connection, because a half
+// body with a success status would look complete.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
+	x := plugin.ExchangeOf(r)
+	pool := p.pool
+	pool.Retry().Deposit()
+
+	out := p.outRequest(r, x)
+	body := &trackedBody{rc: r.Body, present: r.Body != nil && r.Body != http.NoBody}
+	if body.present {
+		out.Body = body
+	} else {
+		out.Body = nil
+	}
+	defer body.closeReal()
+
+	key := pool.HashKey(r, x.ClientIP.String(), x.Consumer)
+	var triedBuf [4]*upstream.Target
+	tried := triedBuf[:0]
+	attempts := pool.Attempts()
+	start := time.Now()
+	var lastErr error
+	for attempt := 0; attempt < attempts; attempt++ {
+		if attempt > 0 {
+			if !pool.Retry().Withdraw() {
+				break
+			}
+			x.Attempts++
+		}
+		t := pool.Pick(key, tried)
+		if t == nil {
+			if lastErr != nil {
+				break
+			}
+			return httperr.ErrNoUpstream
+		}
+		tried = append(tried, t)
+		x.Target = t.Host()
+		if attempt == 0 {
+			x.Attempts = 1
+		}
+
+		out.URL.Scheme = t.URL().Scheme
+		out.URL.Host = t.URL().Host
+		if p.opts.PassHost == "node" {
+			out.Host = t.URL().Host
+		}
+
+		resp, span, err := p.roundTrip(out, t)
+		if err != nil {
+			oc := upstream.Classify(err)
+			pool.Report(t, oc)
+			t.End()
+			endSpan(span, 0, err)
+			lastErr = err
+			if r.Context().Err() != nil {
+				return httperr.FromUpstream(context.Canceled)
+			}
+			if attempt+1 < attempts && pool.RetryOn(oc) && retrySafe(r, body, oc) {
+				continue
+			}
+			break
+		}
+		oc := upstream.Outcome{Status: resp.StatusCode}
+		pool.Report(t, oc)
+		if attempt+1 < attempts && pool.RetryOn(oc) && retrySafe(r, body, oc) {
+			// Drain a little so the connection can be reused, then retry.
+			_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+			resp.Body.Close()
+			t.End()
+			endSpan(span, resp.StatusCode, nil)
+			continue
+		}
+		x.UpstreamDuration = time.Since(start)
+		err = p.writeResponse(w, r, resp)
+		t.End()
+		endSpan(span, resp.StatusCode, err)
+		return err
+	}
+	x.UpstreamDuration = time.Since(start)
+	if lastErr == nil {
+		return httperr.ErrNoUpstream
+	}
+	return httperr.FromUpstream(lastErr)
+}
+
+func (p *Proxy) roundTrip(out *http.Request, t *upstream.Target) (*http.Response, trace.Span, error) {
+	t.Begin()
+	if p.opts.Tracer == nil {
+		resp, err := p.pool.Transport().RoundTrip(out)
+		return resp, nil, err
+	}
+	ctx, span := p.opts.Tracer.Start(out.Context(), "HTTP "+out.Method, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(
+			attribute.String("http.request.method", out.Method),
+			attribute.String("server.address", t.URL().Hostname()),
+			attribute.String("url.full", t.URL().Scheme+"://"+t.URL().Host+out.URL.Path),
+			attribute.String("sluice.upstream", p.pool.Name()),
+		))
+	p.opts.Tracer.Inject(ctx, out.Header)
+	resp, err := p.pool.Transport().RoundTrip(out.WithContext(ctx))
+	return resp, span, err
+}
+
+func endSpan(span trace.Span, status int, err error) {
+	if span == nil {
+		return
+	}
+	if status > 0 {
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+	}
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	} else if status >= 500 {
+		span.SetStatus(codes.Error, http.StatusText(status))
+	}
+	span.End()
+}
+
+// retrySafe reports whether the request may be sent again. After a connect
+// failure the upstream never saw the request, so any method may go again as
+// long as no body byte was consumed. Otherwise only bodiless idempotent
+// requests are repeated (nginx's proxy_next_upstream without
+// non_idempotent): a body that went out cannot be replayed, and the
+// transport may still be reading it.
+func retrySafe(r *http.Request, body *trackedBody, oc upstream.Outcome) bool {
+	if oc.ConnectFailure {
+		return !body.started.Load()
+	}
+	if body.present {
+		return false
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// outRequest prepares the upstream request. It shares r's header map: the
+// inbound request is ours and is not used again after forwarding.
+func (p *Proxy) outRequest(r *http.Request, x *plugin.Exchange) *http.Request {
+	out := new(http.Request)
+	*out = *r // shallow: keeps r's context, so a client disconnect cancels the attempt
+	out.RequestURI = ""
+	out.URL = &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	out.Close = false
+	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
+	switch p.opts.PassHost {
+	case "rewrite":
+		out.Host = p.opts.UpstreamHost
+	case "node":
+		// set per attempt
+	}
+
+	h := r.Header
+	upgrade := upgradeType(h)
+	removeHopHeaders(h)
+	if upgrade != "" {
+		h["Connection"] = []string{"Upgrade"}
+		h["Upgrade"] = []string{upgrade}
+	}
+	// TE: trailers is the one TE value a proxy forwards (we pass trailers).
+	if r.ProtoMajor >= 2 || hasToken(r.Header["Te"], "trailers") {
+		h["Te"] = []string{"trailers"}
+	}
+	if _, ok := h["User-Agent"]; !ok {
+		// An absent User-Agent must stay absent, not become Go's default.
+		h["User-Agent"] = []string{""}
+	}
+	setForwarded(h, r, x)
+	if len(r.Trailer) > 0 {
+		out.Trailer = r.Trailer
+	}
+	return out
+}
+
+// writeResponse copies resp to w, streaming.
+func (p *Proxy) writeResponse(w http.ResponseWriter, r *http.Request, resp *http.Response) error {
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return p.upgrade(w, r, resp)
+	}
+	rh := resp.Header
+	removeHopHeaders(rh)
+	wh := w.Header()
+	for k, vs := range rh {
+		if prev, ok := wh[k]; ok && len(prev) > 0 {
+			// A plugin set it before the upstream answered (request-id):
+			// the gateway's value wins, so an echoing upstream cannot
+			// duplicate or override it.
+			continue
+		}
+		wh[k] = vs
+	}
+	if len(resp.Trailer) > 0 {
+		names := make([]string, 0, len(resp.Trailer))
+		for k := range resp.Trailer {
+			names = append(names, k)
+		}
+		wh["Trailer"] = []string{strings.Join(names, ", ")}
+	}
+	w.WriteHeader(resp.StatusCode)
+
+	flushEach := resp.ContentLength == -1 || isEventStream(rh)
+	if err := p.copyBody(w, resp.Body, flushEach); err != nil {
+		if r.Context().Err() != nil {
+			return nil // the client left; nothing to tell it
+		}
+		// Headers are out: abort so the client sees a broken response, not a short one.
+		panic(http.ErrAbortHandler)
+	}
+	for k, vs := range resp.Trailer {
+		if _, announced := wh["Trailer"]; announced {
+			wh[k] = vs
+		} else {
+			wh[http.TrailerPrefix+k] = vs
+		}
+	}
+	return nil
+}
+
+func (p *Proxy) copyBody(w http.ResponseWriter, src io.Reader, flushEach bool) error {
+	rc := http.NewResponseController(w)
+	idle := p.opts.BodyIdleTimeout
+	if idle > 0 {
+		defer rc.SetWriteDeadline(time.Time{}) // keep-alive: do not leak into the next request
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if idle > 0 {
+				_ = rc.SetWriteDeadline(time.Now().Add(idle))
+			}
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			if flushEach {
+				if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+					return err
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+func isEventStream(h http.Header) bool {
+	ct := h["Content-Type"]
+	return len(ct) > 0 && strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct[0])), "text/event-stream")
+}
+
+// trackedBody wraps the inbound body: it remembers whether any byte was
+// read (then a retry would send a truncated body) and ignores Close from the
+// transport, which closes bodies on error, so an unread body survives for a
+// retry.
+type trackedBody struct {
+	rc      io.ReadCloser
+	present bool
+	started atomic.Bool // written by the transport's writer goroutine
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 && !b.started.Load() {
+		b.started.Store(true)
+	}
+	return n, err
+}
+
+func (b *trackedBody) Close() error { return nil }
+
+func (b *trackedBody) closeReal() {
+	if b.rc != nil {
+		b.rc.Close()
+	}
+}
