@@ -673,4 +673,3 @@ func TestBadReloadKeepsOldConfig(t *testing.T) {
 		t.Errorf("failure counter = %q", m)
 	}
 }
-

@@ -23,15 +23,15 @@ import (
 // route's chain and the upstream pools. It is immutable once built and is
 // swapped in whole; the old one drains and then closes.
 type generation struct {
-	id      uint64
-	cfg     *config.Config
-	router  *router.Router
-	routes  []*route // same index as the router's
+	id     uint64
+	cfg    *config.Config
+	router *router.Router
+	routes []*route // same index as the router's
 	// notFound answers requests no route matches: the global plugins (so a
 	// 404 still gets its request ID and CORS headers), then a JSON 404.
 	notFound plugin.Handler
-	pools   []*upstream.Pool
-	trusted []netip.Prefix
+	pools    []*upstream.Pool
+	trusted  []netip.Prefix
 
 	inflight atomic.Int64
 	retired  atomic.Bool
