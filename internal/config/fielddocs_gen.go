@@ -65,6 +65,7 @@ var fieldDocs = map[string]string{
 	"Route.Upstream":                  "Upstream names the pool. Required unless a terminal plugin (mocking) answers every request.",
 	"Shutdown.Drain":                  "Drain is how long in-flight requests may finish. Default 30s.",
 	"Status.Addr":                     "Addr is host:port. Default 127.0.0.1:9090; \"\" (explicitly) disables it.",
+	"Status.Pprof":                    "Pprof serves Go's profiler under /debug/pprof/ on this listener. Keep the listener on loopback when it is on. Default false.",
 	"Target.URL":                      "URL is scheme://host:port (http or https), no path. Required.",
 	"Target.Weight":                   "Weight is the share of traffic relative to the other targets. Default 1.",
 	"Tracing.Enabled":                 "Enabled turns tracing on. Default false.",

@@ -85,6 +85,9 @@ type HTTP2 struct {
 type Status struct {
 	// Addr is host:port. Default 127.0.0.1:9090; "" (explicitly) disables it.
 	Addr string `json:"addr"`
+	// Pprof serves Go's profiler under /debug/pprof/ on this listener. Keep
+	// the listener on loopback when it is on. Default false.
+	Pprof bool `json:"pprof"`
 }
 
 // Upstream is a named pool of targets.

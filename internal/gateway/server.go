@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"sync"
 	"time"
@@ -60,7 +61,7 @@ func Listen(cfg *config.Config, gw *Gateway, m *metrics.Metrics, log *slog.Logge
 		}
 		s.statusL = ln
 		s.status = &http.Server{
-			Handler:           statusHandler(gw, m),
+			Handler:           statusHandler(gw, m, cfg.Status.Pprof),
 			ReadHeaderTimeout: 5 * time.Second,
 			IdleTimeout:       60 * time.Second,
 			ErrorLog:          errLog,
@@ -120,8 +121,15 @@ func serverTLS(c *config.ListenerTLS) (*tls.Config, error) {
 	return tc, nil
 }
 
-func statusHandler(gw *Gateway, m *metrics.Metrics) http.Handler {
+func statusHandler(gw *Gateway, m *metrics.Metrics, profile bool) http.Handler {
 	mux := http.NewServeMux()
+	if profile {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
