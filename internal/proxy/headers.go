@@ -63,35 +63,48 @@ func setForwarded(h http.Header, r *http.Request, x *plugin.Exchange) {
 	if err != nil {
 		peer = r.RemoteAddr
 	}
-	proto := "http"
+	proto, protoVals := "http", protoHTTP
 	if r.TLS != nil {
-		proto = "https"
+		proto, protoVals = "https", protoHTTPS
 	}
+	// One backing array for the new values: this runs on every request.
+	vals := make([]string, 3)
 	if prior, ok := h["X-Forwarded-For"]; ok && len(prior) > 0 {
-		h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + peer}
+		vals[0] = strings.Join(prior, ", ") + ", " + peer
 	} else {
-		h["X-Forwarded-For"] = []string{peer}
+		vals[0] = peer
 	}
+	h["X-Forwarded-For"] = vals[0:1:1]
 	if _, ok := h["X-Forwarded-Proto"]; !ok {
-		h["X-Forwarded-Proto"] = []string{proto}
+		h["X-Forwarded-Proto"] = protoVals
 	}
 	if _, ok := h["X-Forwarded-Host"]; !ok {
-		h["X-Forwarded-Host"] = []string{r.Host}
+		vals[1] = r.Host
+		h["X-Forwarded-Host"] = vals[1:2:2]
 	}
 	// RFC 7239: IPv6 nodes are quoted and bracketed.
-	node := peer
+	var b strings.Builder
+	b.Grow(len(peer) + len(r.Host) + 32)
+	for _, v := range h["Forwarded"] {
+		b.WriteString(v)
+		b.WriteString(", ")
+	}
+	b.WriteString("for=")
 	if strings.Contains(peer, ":") {
-		node = `"[` + peer + `]"`
-	}
-	elem := "for=" + node + ";proto=" + proto
-	if r.Host != "" {
-		elem += ";host=" + quoteIfNeeded(r.Host)
-	}
-	if prior, ok := h["Forwarded"]; ok && len(prior) > 0 {
-		h["Forwarded"] = []string{strings.Join(prior, ", ") + ", " + elem}
+		b.WriteString(`"[`)
+		b.WriteString(peer)
+		b.WriteString(`]"`)
 	} else {
-		h["Forwarded"] = []string{elem}
+		b.WriteString(peer)
 	}
+	b.WriteString(";proto=")
+	b.WriteString(proto)
+	if r.Host != "" {
+		b.WriteString(";host=")
+		b.WriteString(quoteIfNeeded(r.Host))
+	}
+	vals[2] = b.String()
+	h["Forwarded"] = vals[2:3:3]
 	_ = x
 }
 

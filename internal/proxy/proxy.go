@@ -68,8 +68,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	pool := p.pool
 	pool.Retry().Deposit()
 
-	out := p.outRequest(r, x)
-	body := &trackedBody{rc: r.Body, present: r.Body != nil && r.Body != http.NoBody}
+	c := new(call)
+	out := p.outRequest(c, r, x)
+	body := &c.body
+	body.rc, body.present = r.Body, r.Body != nil && r.Body != http.NoBody
 	if body.present {
 		out.Body = body
 	} else {
@@ -77,7 +79,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer body.closeReal()
 
-	key := pool.HashKey(r, x.ClientIP.String(), x.Consumer)
+	var ip string
+	if pool.NeedsClientIP() {
+		ip = x.ClientIP.String()
+	}
+	key := pool.HashKey(r, ip, x.Consumer)
 	var triedBuf [4]*upstream.Target
 	tried := triedBuf[:0]
 	attempts := pool.Attempts()
@@ -200,13 +206,30 @@ func retrySafe(r *http.Request, body *trackedBody, oc upstream.Outcome) bool {
 	return false
 }
 
+// call holds what one forwarded request needs, allocated together.
+type call struct {
+	out  http.Request
+	url  url.URL
+	body trackedBody
+}
+
+// Shared header values; the transport only reads them.
+var (
+	noUserAgent = []string{""}
+	teTrailers  = []string{"trailers"}
+	connUpgrade = []string{"Upgrade"}
+	protoHTTP   = []string{"http"}
+	protoHTTPS  = []string{"https"}
+)
+
 // outRequest prepares the upstream request. It shares r's header map: the
 // inbound request is ours and is not used again after forwarding.
-func (p *Proxy) outRequest(r *http.Request, x *plugin.Exchange) *http.Request {
-	out := new(http.Request)
+func (p *Proxy) outRequest(c *call, r *http.Request, x *plugin.Exchange) *http.Request {
+	out := &c.out
 	*out = *r // shallow: keeps r's context, so a client disconnect cancels the attempt
 	out.RequestURI = ""
-	out.URL = &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	c.url = url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	out.URL = &c.url
 	out.Close = false
 	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
 	switch p.opts.PassHost {
@@ -218,18 +241,19 @@ func (p *Proxy) outRequest(r *http.Request, x *plugin.Exchange) *http.Request {
 
 	h := r.Header
 	upgrade := upgradeType(h)
+	te := hasToken(h["Te"], "trailers")
 	removeHopHeaders(h)
 	if upgrade != "" {
-		h["Connection"] = []string{"Upgrade"}
+		h["Connection"] = connUpgrade
 		h["Upgrade"] = []string{upgrade}
 	}
 	// TE: trailers is the one TE value a proxy forwards (we pass trailers).
-	if r.ProtoMajor >= 2 || hasToken(r.Header["Te"], "trailers") {
-		h["Te"] = []string{"trailers"}
+	if r.ProtoMajor >= 2 || te {
+		h["Te"] = teTrailers
 	}
 	if _, ok := h["User-Agent"]; !ok {
 		// An absent User-Agent must stay absent, not become Go's default.
-		h["User-Agent"] = []string{""}
+		h["User-Agent"] = noUserAgent
 	}
 	setForwarded(h, r, x)
 	if len(r.Trailer) > 0 {

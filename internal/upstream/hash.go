@@ -279,3 +279,7 @@ func queryValue(raw, name string) string {
 }
 
 var _ balancer = (*maglev)(nil)
+
+// NeedsClientIP reports whether HashKey uses its clientIP argument, so
+// callers format the address only when it matters.
+func (p *Pool) NeedsClientIP() bool { return p.hashOn.kind == hashIP }
