@@ -156,7 +156,12 @@ func TestDefaultConfigAnswersReadmeExamples(t *testing.T) {
 	if err != nil {
 		t.Fatalf("start: %v\n%s", err, stderr.String())
 	}
-	t.Cleanup(func() { in.shutdown() })
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			in.shutdown()
+		}
+	})
 
 	cases := []struct {
 		method, path string
@@ -188,6 +193,25 @@ func TestDefaultConfigAnswersReadmeExamples(t *testing.T) {
 			t.Errorf("%s %s: no X-Request-Id (global request-id plugin)", tc.method, tc.path)
 		}
 	}
+	// The access log is buffered; shutdown flushes it, and every request
+	// above (the proxied one twice: /api and its hop to backend.internal) is there.
+	in.shutdown()
+	stopped = true
+	if n := strings.Count(stdout.String(), `"msg":"access"`); n != len(cases)+1 {
+		t.Errorf("access log has %d lines after shutdown; want %d", n, len(cases)+1)
+	}
+}
+
+func TestStatusListener(t *testing.T) {
+	t.Parallel()
+	addr, status := freePort(t), freePort(t)
+	path := writeFile(t, "sluice.yaml", mockConfig(addr, status, "hi"))
+	var stdout, stderr syncWriter
+	in, err := start(source{name: path, path: path}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, stderr.String())
+	}
+	t.Cleanup(func() { in.shutdown() })
 	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
 		resp, err := http.Get("http://" + status + p)
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluicegw/sluice/internal/accesslog"
 	"github.com/sluicegw/sluice/internal/config"
 	"github.com/sluicegw/sluice/internal/gateway"
 	"github.com/sluicegw/sluice/internal/metrics"
@@ -54,6 +55,7 @@ type instance struct {
 	cfg     *config.Config
 	hash    [32]byte
 	served  chan error
+	access  *accesslog.Writer // nil when the access log is off
 }
 
 // start loads, validates and applies the configuration and binds every
@@ -72,8 +74,10 @@ func start(src source, stdout, stderr io.Writer) (*instance, error) {
 	}
 	log := newLogger(cfg.Log, stderr)
 	var access *slog.Logger
+	var accessOut *accesslog.Writer
 	if cfg.Log.Access {
-		access = slog.New(slog.NewJSONHandler(stdout, nil))
+		accessOut = accesslog.New(stdout, 0)
+		access = slog.New(slog.NewJSONHandler(accessOut, nil))
 	}
 	m := metrics.New()
 	tr, err := tracing.New(cfg.Tracing, version)
@@ -102,7 +106,7 @@ func start(src source, stdout, stderr io.Writer) (*instance, error) {
 		gw.Close(context.Background())
 		return nil, err
 	}
-	in := &instance{src: src, log: log, metrics: m, tracer: tr, gw: gw, srv: srv, cfg: cfg,
+	in := &instance{src: src, log: log, metrics: m, tracer: tr, gw: gw, srv: srv, cfg: cfg, access: accessOut,
 		hash: sha256.Sum256(data), served: make(chan error, 1)}
 	go func() { in.served <- srv.Serve() }()
 	addrs := make([]string, 0, 2)
@@ -221,6 +225,9 @@ func (in *instance) shutdown() int {
 		code = 1
 	}
 	in.gw.Close(ctx)
+	if in.access != nil {
+		_ = in.access.Close()
+	}
 	if err := in.tracer.Shutdown(ctx); err != nil {
 		in.log.Warn("flushing traces failed", "error", err)
 	}
