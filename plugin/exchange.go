@@ -47,13 +47,12 @@ func (x *Exchange) Param(name string) string {
 	return ""
 }
 
-// SetParams copies ps into the exchange without allocating for up to 8
-// parameters.
-func (x *Exchange) SetParams(names, values []string) {
-	x.Params = x.paramBuf[:0]
-	for i := range names {
-		x.Params = append(x.Params, Param{names[i], values[i]})
+// AddParam appends a path parameter; up to 8 need no allocation.
+func (x *Exchange) AddParam(name, value string) {
+	if x.Params == nil {
+		x.Params = x.paramBuf[:0]
 	}
+	x.Params = append(x.Params, Param{name, value})
 }
 
 // Reset clears x for reuse from a pool.

@@ -193,9 +193,8 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rt := g.routes[idx]
 	x.Route, x.Upstream = rt.name, rt.upstream
-	x.Params = x.Params[:0]
 	for i := 0; i < ps.Len(); i++ {
-		x.Params = append(x.Params, plugin.Param{Name: ps.Name(i), Value: ps.Value(i)})
+		x.AddParam(ps.Name(i), ps.Value(i))
 	}
 
 	ctx := plugin.WithExchange(r.Context(), x)
@@ -224,7 +223,16 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.reqBytes = body.n
 	}
 	gw.finish(g, rt, x, r, &rec, err)
+	if err == errAborted {
+		// The response started and then failed: abort the connection so the
+		// client sees a broken response rather than a short one that looks
+		// complete. Logged and counted above first.
+		panic(http.ErrAbortHandler)
+	}
 }
+
+// errAborted marks a response that was cut after its headers were sent.
+var errAborted = &plugin.Error{Status: httperr.StatusClientClosed, Code: "response_aborted", Public: "the response was cut short"}
 
 // run calls the route's chain; a panic becomes a 500 and a log line with the
 // request ID, never a crash (http.ErrAbortHandler still aborts the connection).
@@ -232,7 +240,8 @@ func (gw *Gateway) run(h plugin.Handler, w *recorder, r *http.Request, x *plugin
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
-				panic(v)
+				err = errAborted
+				return
 			}
 			gw.metrics.Panic()
 			gw.log.Error("panic while serving a request", "request_id", requestID(x), "route", x.Route,
@@ -252,7 +261,10 @@ func (gw *Gateway) finish(g *generation, rt *route, x *plugin.Exchange, r *http.
 		if !rec.wrote {
 			httperr.Write(rec, pe, requestID(x))
 		}
-		if pe.Status >= 500 && pe.Status != httperr.StatusClientClosed {
+		if pe == errAborted {
+			gw.log.Warn("response aborted after it started", "request_id", requestID(x), "route", x.Route,
+				"upstream", x.Upstream, "target", x.Target)
+		} else if pe.Status >= 500 && pe.Status != httperr.StatusClientClosed {
 			gw.log.Warn("request failed", "request_id", requestID(x), "route", x.Route, "upstream", x.Upstream,
 				"target", x.Target, "status", pe.Status, "code", pe.Code, "error", errString(pe.Err))
 		}

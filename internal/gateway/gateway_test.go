@@ -673,3 +673,39 @@ func TestBadReloadKeepsOldConfig(t *testing.T) {
 		t.Errorf("failure counter = %q", m)
 	}
 }
+
+// TestUpstreamCutMidBodyAbortsClient: when the upstream dies after the
+// headers went out, the client must see a broken response (not a short one
+// that looks complete), and the gateway logs it and keeps serving.
+func TestUpstreamCutMidBodyAbortsClient(t *testing.T) {
+	t.Parallel()
+	up := upstreamServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ok" {
+			fmt.Fprint(w, "fine")
+			return
+		}
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(200)
+		fmt.Fprint(w, "only ten b")
+		w.(http.Flusher).Flush()
+		conn, _, _ := http.NewResponseController(w).Hijack()
+		conn.Close()
+	}))
+	h := start(t, simple("", up.URL))
+	// Depending on whether the gateway had flushed the headers, the client
+	// fails reading them or reading the body; it must never succeed.
+	resp, err := http.Get(h.url + "/cut")
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Fatal("client read a cut response to a clean end; want an error")
+	}
+	if !strings.Contains(h.logs.String(), "response aborted after it started") {
+		t.Errorf("abort not logged")
+	}
+	if resp, body := h.get("/ok"); resp.StatusCode != 200 || body != "fine" {
+		t.Fatalf("after abort: %d %q", resp.StatusCode, body)
+	}
+}

@@ -94,7 +94,7 @@ func TestBehaviour(t *testing.T) {
 			r := httptest.NewRequest("POST", "http://api.example.org/users/7?q=go", nil)
 			r.Header.Set("User-Agent", "test/1")
 			x := &plugin.Exchange{RequestID: "r-1", Route: "users", ClientIP: netip.MustParseAddr("198.51.100.7")}
-			x.SetParams([]string{"id"}, []string{"7"})
+			x.AddParam("id", "7")
 			r = r.WithContext(plugin.WithExchange(r.Context(), x))
 			w := httptest.NewRecorder()
 			if err := h.ServeHTTP(w, r); err != nil {
