@@ -213,10 +213,15 @@ func staticChanges(old, cur *config.Config) []string {
 	return out
 }
 
-// shutdown drains: /readyz turns 503, listeners stop accepting, in-flight
-// requests get until the drain deadline, then everything is closed.
+// shutdown drains: /readyz turns 503, requests are still accepted for
+// shutdown.delay, then listeners stop accepting, in-flight requests get until
+// the drain deadline, and everything is closed.
 func (in *instance) shutdown() int {
 	in.gw.StartDraining()
+	if d := in.cfg.Shutdown.Delay.D(); d > 0 {
+		in.log.Info("not ready; still accepting until the shutdown delay passes", "delay", d.String())
+		time.Sleep(d)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), in.cfg.Shutdown.Drain.D())
 	defer cancel()
 	code := 0

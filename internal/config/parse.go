@@ -258,9 +258,18 @@ func (w *walker) expandScalar(n *yaml.Node, p Path) {
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // expandEnv replaces ${NAME} and ${NAME:-default} in s. ${NAME:-default}
 // uses the default when NAME is unset or empty. $${ is a literal ${. A lone
-// $ is left as it is.
+// $ is left as it is, and so is ${1} (all digits: a regex group).
 func expandEnv(s string, env func(string) (string, bool)) (string, []string) {
 	var b strings.Builder
 	var errs []string
@@ -276,6 +285,13 @@ func expandEnv(s string, env func(string) (string, bool)) (string, []string) {
 				return s, errs
 			}
 			body := s[i+2 : i+2+end]
+			if allDigits(body) {
+				// ${1} is a regex group in a replacement (proxy-rewrite's
+				// regex_uri), never an environment variable: keep it.
+				b.WriteString(s[i : i+2+end+1])
+				i += 2 + end + 1
+				continue
+			}
 			i += 2 + end + 1
 			name, def, hasDef := strings.Cut(body, ":-")
 			if !envName.MatchString(name) {

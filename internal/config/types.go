@@ -14,8 +14,9 @@ type Config struct {
 	Listeners []Listener `json:"listeners"`
 	// Status is the metrics and health listener. Default: 127.0.0.1:9090.
 	Status Status `json:"status"`
-	// TrustedProxies are CIDRs whose X-Forwarded-* and Forwarded headers are
-	// believed. Default: none (every incoming forwarding header is replaced).
+	// TrustedProxies are addresses or CIDRs whose X-Forwarded-* and Forwarded
+	// headers are believed. Default: none (every incoming forwarding header
+	// is dropped).
 	TrustedProxies []string `json:"trusted_proxies"`
 	// Upstreams are named pools of targets.
 	Upstreams []Upstream `json:"upstreams"`
@@ -173,7 +174,10 @@ type Retries struct {
 	// turns retries off.
 	Attempts int `json:"attempts"`
 	// On lists what is retried: connect_failure, timeout, or a status code.
-	// Default [connect_failure].
+	// Default [connect_failure]. A connect failure is retried for any method
+	// (the upstream never saw the request) as long as no body byte was read;
+	// a timeout or status only for bodiless GET, HEAD, OPTIONS, TRACE, PUT
+	// and DELETE, because a sent body cannot be replayed.
 	On []string `json:"on,omitempty"`
 	// Budget caps retries as a share of requests, so retries cannot multiply
 	// an outage.
@@ -290,6 +294,10 @@ type Reload struct {
 
 // Shutdown configures SIGTERM handling.
 type Shutdown struct {
+	// Delay keeps accepting requests this long after SIGTERM while /readyz
+	// already answers 503, so load balancers stop sending before the
+	// listeners close. Default 0.
+	Delay Duration `json:"delay"`
 	// Drain is how long in-flight requests may finish. Default 30s.
 	Drain Duration `json:"drain"`
 }

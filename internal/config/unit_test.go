@@ -64,6 +64,8 @@ func TestExpandEnv(t *testing.T) {
 		{"default with colon", "${NOPE:-http://a:1}", "http://a:1", 0},
 		{"escape", "$${A}", "${A}", 0},
 		{"escape then var", "$${A}${A}", "${A}1", 0},
+		{"regex group kept", "/users/${1}/x", "/users/${1}/x", 0},
+		{"regex group beside var", "${10}-${A}", "${10}-1", 0},
 		{"lone dollar", "$A $", "$A $", 0},
 		{"missing", "${NOPE}", "", 1},
 		{"two missing", "${X1}-${X2}", "", 2},

@@ -51,10 +51,8 @@ func Validate(c *Config, kinds map[string]plugin.Kind) Problems {
 	for i, s := range c.TrustedProxies {
 		p := Path{"trusted_proxies", i}
 		if _, err := netip.ParsePrefix(strings.TrimSpace(s)); err != nil {
-			if ip, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil {
-				ps.add(p, "%q is an address, not a CIDR: write %s/%d for this one address", s, ip, ip.BitLen())
-			} else {
-				ps.add(p, "%q is not a CIDR: write a network like 10.0.0.0/8 or 192.168.1.10/32", s)
+			if _, err := netip.ParseAddr(strings.TrimSpace(s)); err != nil {
+				ps.add(p, "%q is not an IP address or CIDR: write an address like 192.168.1.10 or a network like 10.0.0.0/8", s)
 			}
 		}
 	}
