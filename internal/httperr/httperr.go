@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/sluicegw/sluice/plugin"
 )
@@ -76,7 +77,8 @@ func As(err error) *plugin.Error {
 		return pe
 	}
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) || errors.Is(err, context.Canceled) {
+	if errors.As(err, &mbe) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		isTimeout(err) || isDial(err) {
 		return FromUpstream(err)
 	}
 	return &plugin.Error{Status: http.StatusInternalServerError, Code: "internal_error", Public: "internal error", Err: err}
@@ -108,12 +110,23 @@ func Write(w http.ResponseWriter, e *plugin.Error, requestID string) {
 }
 
 // appendJSONString appends s as a JSON string. strconv.AppendQuote is not
-// JSON (it emits \x escapes), so control and non-ASCII bytes are handled here.
+// JSON (it emits \x escapes), so control characters are escaped here and
+// invalid UTF-8 becomes U+FFFD, as encoding/json does (RFC 8259 8.1).
 func appendJSONString(buf []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	buf = append(buf, '"')
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				buf = append(buf, `\ufffd`...)
+			} else {
+				buf = append(buf, s[i:i+size]...)
+			}
+			i += size
+			continue
+		}
 		switch {
 		case c == '"' || c == '\\':
 			buf = append(buf, '\\', c)
@@ -122,6 +135,7 @@ func appendJSONString(buf []byte, s string) []byte {
 		default:
 			buf = append(buf, c)
 		}
+		i++
 	}
 	return append(buf, '"')
 }

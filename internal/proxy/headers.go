@@ -78,7 +78,7 @@ func setForwarded(h http.Header, r *http.Request, x *plugin.Exchange) {
 	if _, ok := h["X-Forwarded-Proto"]; !ok {
 		h["X-Forwarded-Proto"] = protoVals
 	}
-	if _, ok := h["X-Forwarded-Host"]; !ok {
+	if _, ok := h["X-Forwarded-Host"]; !ok && r.Host != "" {
 		vals[1] = r.Host
 		h["X-Forwarded-Host"] = vals[1:2:2]
 	}

@@ -340,9 +340,15 @@ func (p *Proxy) copyBody(w http.ResponseWriter, src io.Reader, flushEach bool) e
 	}
 }
 
+// isEventStream reports whether the media type is text/event-stream
+// (parameters allowed), which is flushed event by event.
 func isEventStream(h http.Header) bool {
 	ct := h["Content-Type"]
-	return len(ct) > 0 && strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct[0])), "text/event-stream")
+	if len(ct) == 0 {
+		return false
+	}
+	mt, _, _ := strings.Cut(ct[0], ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "text/event-stream")
 }
 
 // trackedBody wraps the inbound body: it remembers whether any byte was
