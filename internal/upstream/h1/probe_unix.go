@@ -1,0 +1,21 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+package h1
+
+import "syscall"
+
+// alive peeks at an idle connection without blocking: EOF, an error or
+// unsolicited bytes mean it must not carry a request.
+func (c *conn) alive() bool {
+	if c.raw == nil {
+		return true
+	}
+	ok := true
+	err := c.raw.Read(func(fd uintptr) bool {
+		var b [1]byte
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		ok = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
+		return true // never wait for readiness
+	})
+	return ok && err == nil
+}
