@@ -71,7 +71,7 @@ type Pool struct {
 	onHealth func(string, bool)
 	now      func() time.Time
 
-	transport *http.Transport
+	transport *transport
 	budget    *Budget
 
 	attempts    int
@@ -201,7 +201,7 @@ func New(cfg config.Upstream, opts Options) (*Pool, error) {
 		p.hc = &n
 	}
 
-	if p.transport, err = newTransport(cfg, anyHTTPS, len(p.targets)); err != nil {
+	if p.transport, err = newPoolTransport(cfg, anyHTTPS, len(p.targets)); err != nil {
 		return nil, errorf("%w", err)
 	}
 	return p, nil

@@ -12,7 +12,54 @@ import (
 	"time"
 
 	"github.com/sluicegw/sluice/internal/config"
+	"github.com/sluicegw/sluice/internal/upstream/h1"
 )
+
+// transport sends plain-HTTP/1.1 requests through h1, which writes the
+// request and reads the response on the calling goroutine (the stdlib
+// transport hands each request to per-connection writer and reader
+// goroutines, which costs more scheduler work than the I/O). TLS and h2c
+// targets, upgrades, 100-continue, request trailers and streamed bodies of
+// unknown length go through net/http.
+type transport struct {
+	fast *h1.Transport // nil when the pool speaks h2c
+	std  *http.Transport
+}
+
+func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	// A body of unknown length (a streamed upload) stays on net/http: h1
+	// writes the whole request before reading, and such uploads may need the
+	// upstream's early answer (a 413 or 401) while they are still sending.
+	if t.fast != nil && r.ContentLength >= 0 && h1.Supports(r) {
+		return t.fast.RoundTrip(r)
+	}
+	return t.std.RoundTrip(r)
+}
+
+// CloseIdleConnections closes both transports' idle connections.
+func (t *transport) CloseIdleConnections() {
+	if t.fast != nil {
+		t.fast.CloseIdleConnections()
+	}
+	t.std.CloseIdleConnections()
+}
+
+func newPoolTransport(cfg config.Upstream, anyHTTPS bool, nTargets int) (*transport, error) {
+	std, err := newTransport(cfg, anyHTTPS, nTargets)
+	if err != nil {
+		return nil, err
+	}
+	t := &transport{std: std}
+	if !cfg.KeepAlive.H2C {
+		t.fast = &h1.Transport{
+			DialTimeout:           orDefault(cfg.Timeouts.Connect.D(), defaultConnect),
+			ResponseHeaderTimeout: orDefault(cfg.Timeouts.ResponseHeader.D(), defaultResponseHeader),
+			IdleTimeout:           orDefault(cfg.Timeouts.Idle.D(), defaultIdle),
+			MaxIdlePerHost:        orDefault(cfg.KeepAlive.MaxIdlePerTarget, defaultMaxIdle),
+		}
+	}
+	return t, nil
+}
 
 // bufferSize is the transport's read and write buffer size. The 4KiB
 // default costs a syscall per 4KiB of a large body.

@@ -81,7 +81,7 @@ func TestTransportTuning(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			p := mustNew(t, tt.cfg, Options{})
-			tr := p.Transport().(*http.Transport)
+			tr := p.transport.std
 			// The dialer's timeout is observable through a dial to a blackhole
 			// being bounded, which is slow; check the configured value instead.
 			got := map[string]any{
@@ -95,6 +95,14 @@ func TestTransportTuning(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("transport (-want +got):\n%s", diff)
+			}
+			// The HTTP/1.1 fast path carries the same timeouts, and is off for h2c.
+			if fast := p.transport.fast; tt.cfg.KeepAlive.H2C != (fast == nil) {
+				t.Errorf("h2c %v but fast transport present = %v", tt.cfg.KeepAlive.H2C, fast != nil)
+			} else if fast != nil && (fast.ResponseHeaderTimeout != tr.ResponseHeaderTimeout ||
+				fast.IdleTimeout != tr.IdleConnTimeout || fast.MaxIdlePerHost != tr.MaxIdleConnsPerHost ||
+				fast.DialTimeout != got["connect"]) {
+				t.Errorf("fast transport %+v does not match the configured timeouts", fast)
 			}
 			if tr.Proxy != nil || !tr.DisableCompression || tr.WriteBufferSize != 32<<10 || tr.ReadBufferSize != 32<<10 || tr.MaxIdleConns < 1024 {
 				t.Errorf("transport: Proxy set %v, DisableCompression %v, buffers %d/%d, MaxIdleConns %d",
