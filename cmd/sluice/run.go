@@ -84,13 +84,9 @@ func start(src source, stdout, stderr io.Writer) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	bodyIdle := time.Duration(0)
-	if len(cfg.Listeners) > 0 {
-		bodyIdle = cfg.Listeners[0].BodyIdleTimeout.D()
-	}
 	gw, err := gateway.New(gateway.Options{
 		Kinds: kinds(), Logger: log, AccessLog: access, Metrics: m, Tracer: tr,
-		BodyIdleTimeout: bodyIdle, Drain: cfg.Reload.Drain.D(),
+		Drain: cfg.Reload.Drain.D(),
 	})
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/sluicegw/sluice/internal/metrics"
 )
@@ -46,7 +47,7 @@ func BenchmarkProxyRequest(b *testing.B) {
 				b.Fatal(ps)
 			}
 			defer gw.Close(b.Context())
-			h := gw.Handler(0)
+			h := gw.Handler(0, 60*time.Second) // the default body_idle_timeout
 			req, _ := http.NewRequest("GET", "http://bench.local/users/42?x=1", nil)
 			req.RemoteAddr = "127.0.0.1:5555"
 			b.ReportAllocs()

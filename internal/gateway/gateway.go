@@ -36,9 +36,6 @@ type Options struct {
 	AccessLog *slog.Logger     // per-request log; nil turns it off
 	Metrics   *metrics.Metrics // required
 	Tracer    *tracing.Tracer  // nil turns tracing off
-	// BodyIdleTimeout is the listener's progress deadline for response
-	// bodies (config.Listener.BodyIdleTimeout).
-	BodyIdleTimeout time.Duration
 	// Drain bounds how long a retired generation may finish its requests.
 	Drain time.Duration
 }
@@ -51,7 +48,6 @@ type Gateway struct {
 	access    *slog.Logger
 	metrics   *metrics.Metrics
 	tracer    *tracing.Tracer
-	bodyIdle  time.Duration
 	drain     time.Duration
 	cur       atomic.Pointer[generation]
 	applyMu   sync.Mutex
@@ -76,7 +72,7 @@ func New(opts Options) (*Gateway, error) {
 	}
 	return &Gateway{
 		kinds: kinds, log: opts.Logger, access: opts.AccessLog, metrics: opts.Metrics,
-		tracer: opts.Tracer, bodyIdle: opts.BodyIdleTimeout, drain: drain,
+		tracer: opts.Tracer, drain: drain,
 		exchanges: sync.Pool{New: func() any { return new(plugin.Exchange) }},
 	}, nil
 }
@@ -143,15 +139,19 @@ func (gw *Gateway) acquire() *generation {
 }
 
 // Handler returns the http.Handler for one listener: maxBody bounds request
-// bodies (0 = unlimited).
-func (gw *Gateway) Handler(maxBody int64) http.Handler {
-	return &edge{gw: gw, maxBody: maxBody}
+// bodies (0 = unlimited); bodyIdle, if positive, is the progress deadline of
+// every read of a request body and every write of a response, pushed
+// forward by each one, so a slow or dead client cannot hold a connection
+// while a stream that keeps moving is never cut.
+func (gw *Gateway) Handler(maxBody int64, bodyIdle time.Duration) http.Handler {
+	return &edge{gw: gw, maxBody: maxBody, bodyIdle: bodyIdle}
 }
 
 // edge is the outermost handler of a listener.
 type edge struct {
-	gw      *Gateway
-	maxBody int64
+	gw       *Gateway
+	maxBody  int64
+	bodyIdle time.Duration
 }
 
 func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -173,6 +173,9 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.ClientIP = clientIP(g, r)
 
 	rec := recorder{ResponseWriter: w}
+	if e.bodyIdle > 0 {
+		rec.ctl, rec.idle = http.NewResponseController(w), e.bodyIdle
+	}
 	var body *countingBody
 	if r.Body != nil && r.Body != http.NoBody {
 		if e.maxBody > 0 && r.ContentLength > e.maxBody {
@@ -180,7 +183,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				Public: fmt.Sprintf("request body is larger than %d bytes", e.maxBody)})
 			return
 		}
-		body = &countingBody{rc: r.Body, limit: e.maxBody}
+		body = &countingBody{rc: r.Body, limit: e.maxBody, ctl: rec.ctl, idle: e.bodyIdle}
 		r.Body = body
 	}
 

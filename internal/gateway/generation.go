@@ -221,10 +221,9 @@ func (gw *Gateway) build(cfg *config.Config, id uint64) (*generation, config.Pro
 				continue
 			}
 			terminal = proxy.New(pool, proxy.Options{
-				PassHost:        uc.PassHost,
-				UpstreamHost:    uc.UpstreamHost,
-				BodyIdleTimeout: gw.bodyIdle,
-				Tracer:          gw.tracer,
+				PassHost:     uc.PassHost,
+				UpstreamHost: uc.UpstreamHost,
+				Tracer:       gw.tracer,
 			})
 		}
 		uses, ps := gw.buildPlugins(g, rc, i, global)

@@ -86,7 +86,7 @@ func start(t *testing.T, y string) *harness {
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := metrics.New()
 	gw, err := New(Options{Kinds: kinds, Logger: log, AccessLog: log, Metrics: m,
-		BodyIdleTimeout: cfg.Listeners[0].BodyIdleTimeout.D(), Drain: 5 * time.Second})
+		Drain: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 )
 
 // recorder notes the status and body size a response gets. It hides no
@@ -18,9 +19,23 @@ type recorder struct {
 	wrote    bool
 	bytes    int64
 	reqBytes int64
+
+	// ctl and idle set the write progress deadline (body_idle_timeout)
+	// before every write; ctl is nil when it is off. The deadline is never
+	// cleared: the next response on the connection sets its own before its
+	// first write, and the server's final flush stays covered.
+	ctl  *http.ResponseController
+	idle time.Duration
+}
+
+func (w *recorder) progress() {
+	if w.ctl != nil {
+		_ = w.ctl.SetWriteDeadline(time.Now().Add(w.idle))
+	}
 }
 
 func (w *recorder) WriteHeader(code int) {
+	w.progress()
 	if !w.wrote {
 		if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 			// 1xx informational responses (103 Early Hints) may precede the real one.
@@ -36,6 +51,7 @@ func (w *recorder) Write(p []byte) (int, error) {
 	if !w.wrote {
 		w.status, w.wrote = http.StatusOK, true
 	}
+	w.progress()
 	n, err := w.ResponseWriter.Write(p)
 	w.bytes += int64(n)
 	return n, err
@@ -45,6 +61,7 @@ func (w *recorder) Flush() {
 	if !w.wrote {
 		w.status, w.wrote = http.StatusOK, true
 	}
+	w.progress()
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
@@ -66,9 +83,14 @@ type countingBody struct {
 	rc    io.ReadCloser
 	n     int64
 	limit int64
+	ctl   *http.ResponseController // read progress deadline; nil when off
+	idle  time.Duration
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
+	if b.ctl != nil {
+		_ = b.ctl.SetReadDeadline(time.Now().Add(b.idle))
+	}
 	if b.limit > 0 {
 		if b.n >= b.limit {
 			// Probe one byte: a body of exactly limit bytes is fine.

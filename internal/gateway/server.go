@@ -72,7 +72,7 @@ func Listen(cfg *config.Config, gw *Gateway, m *metrics.Metrics, log *slog.Logge
 
 func newServer(lc config.Listener, gw *Gateway) (*http.Server, error) {
 	srv := &http.Server{
-		Handler:           gw.Handler(int64(lc.MaxRequestBody)),
+		Handler:           gw.Handler(int64(lc.MaxRequestBody), lc.BodyIdleTimeout.D()),
 		ReadHeaderTimeout: lc.ReadHeaderTimeout.D(),
 		IdleTimeout:       lc.IdleTimeout.D(),
 		MaxHeaderBytes:    int(lc.MaxHeaderBytes),

@@ -17,6 +17,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,9 +39,6 @@ type Options struct {
 	// target's host:port, "rewrite" UpstreamHost.
 	PassHost     string
 	UpstreamHost string
-	// BodyIdleTimeout aborts a response copy that makes no progress for this
-	// long (the deadline is pushed forward by every write). 0 disables.
-	BodyIdleTimeout time.Duration
 	// Tracer, if not nil, records a client span per attempt and propagates
 	// W3C trace context upstream.
 	Tracer *tracing.Tracer
@@ -116,6 +114,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 		}
 
 		resp, span, err := p.roundTrip(out, t)
+		if err != nil && body.readErr() != nil {
+			// The client's body failed (stalled past body_idle_timeout, too
+			// large, cut off): not the upstream's fault, so no passive-health
+			// failure and no retry.
+			t.End()
+			endSpan(span, 0, err)
+			x.UpstreamDuration = time.Since(start)
+			return clientBodyError(body.readErr())
+		}
 		if err != nil {
 			oc := upstream.Classify(err)
 			pool.Report(t, oc)
@@ -307,21 +314,20 @@ func (p *Proxy) writeResponse(w http.ResponseWriter, r *http.Request, resp *http
 	return nil
 }
 
+// copyBody streams src to w. Progress deadlines on the client connection
+// are the edge's job (body_idle_timeout), so a stream that keeps moving is
+// never cut here.
 func (p *Proxy) copyBody(w http.ResponseWriter, src io.Reader, flushEach bool) error {
-	rc := http.NewResponseController(w)
-	idle := p.opts.BodyIdleTimeout
-	if idle > 0 {
-		defer rc.SetWriteDeadline(time.Time{}) // keep-alive: do not leak into the next request
-	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
+	var rc *http.ResponseController
+	if flushEach {
+		rc = http.NewResponseController(w)
+	}
 	for {
 		n, rerr := src.Read(buf)
 		if n > 0 {
-			if idle > 0 {
-				_ = rc.SetWriteDeadline(time.Now().Add(idle))
-			}
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return werr
 			}
@@ -359,6 +365,7 @@ type trackedBody struct {
 	rc      io.ReadCloser
 	present bool
 	started atomic.Bool // written by the transport's writer goroutine
+	err     atomic.Pointer[error]
 }
 
 func (b *trackedBody) Read(p []byte) (int, error) {
@@ -366,7 +373,34 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 	if n > 0 && !b.started.Load() {
 		b.started.Store(true)
 	}
+	if err != nil && err != io.EOF {
+		b.err.Store(&err)
+	}
 	return n, err
+}
+
+// readErr is the error reading the client's body failed with, if any.
+func (b *trackedBody) readErr() error {
+	if e := b.err.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// clientBodyError maps a failure reading the client's request body.
+func clientBodyError(err error) error {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return httperr.FromUpstream(err) // 413
+	case errors.Is(err, context.Canceled):
+		return httperr.FromUpstream(context.Canceled) // 499, logged only
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &plugin.Error{Status: http.StatusRequestTimeout, Code: "request_timeout",
+			Public: "the request body stopped arriving", Err: err}
+	}
+	return &plugin.Error{Status: http.StatusBadRequest, Code: "bad_request_body",
+		Public: "the request body could not be read", Err: err}
 }
 
 func (b *trackedBody) Close() error { return nil }
