@@ -200,6 +200,10 @@ func TestDefaultConfigAnswersReadmeExamples(t *testing.T) {
 	if n := strings.Count(stdout.String(), `"msg":"access"`); n != len(cases)+1 {
 		t.Errorf("access log has %d lines after shutdown; want %d", n, len(cases)+1)
 	}
+	// The client's path is logged, not the one proxy-rewrite sent upstream.
+	if !strings.Contains(stdout.String(), `"path":"/api/orders","route":"api"`) {
+		t.Errorf("access log does not show the client's path /api/orders for route api:\n%s", stdout.String())
+	}
 }
 
 func TestStatusListener(t *testing.T) {

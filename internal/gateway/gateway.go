@@ -172,7 +172,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.Start = start
 	x.ClientIP = clientIP(g, r)
 
-	rec := recorder{ResponseWriter: w}
+	rec := recorder{ResponseWriter: w, path: r.URL.Path} // the client's path, before any rewrite
 	if e.bodyIdle > 0 {
 		rec.ctl, rec.idle = http.NewResponseController(w), e.bodyIdle
 	}
@@ -292,7 +292,7 @@ func (gw *Gateway) finish(g *generation, rt *route, x *plugin.Exchange, r *http.
 			slog.String("request_id", requestID(x)),
 			slog.String("method", r.Method),
 			slog.String("host", r.Host),
-			slog.String("path", r.URL.Path),
+			slog.String("path", rec.path),
 			slog.String("route", x.Route),
 			slog.String("upstream", x.Upstream),
 			slog.String("target", x.Target),

@@ -19,6 +19,7 @@ type recorder struct {
 	wrote    bool
 	bytes    int64
 	reqBytes int64
+	path     string // the path the client asked for, for the access log
 
 	// ctl and idle set the write progress deadline (body_idle_timeout)
 	// before every write; ctl is nil when it is off. The deadline is never
