@@ -179,7 +179,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var body *countingBody
 	if r.Body != nil && r.Body != http.NoBody {
 		if e.maxBody > 0 && r.ContentLength > e.maxBody {
-			gw.finish(g, nil, x, r, &rec, &plugin.Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+			gw.finish(nil, x, r, &rec, &plugin.Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
 				Public: fmt.Sprintf("request body is larger than %d bytes", e.maxBody)})
 			return
 		}
@@ -191,7 +191,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	idx, ok := g.router.Match(r.Method, r.Host, r.URL.Path, r.URL.RawQuery, r.Header, &ps)
 	if !ok {
 		r = r.WithContext(plugin.WithExchange(r.Context(), x))
-		gw.finish(g, nil, x, r, &rec, gw.run(g.notFound, &rec, r, x))
+		gw.finish(nil, x, r, &rec, gw.run(g.notFound, &rec, r, x))
 		return
 	}
 	rt := g.routes[idx]
@@ -225,7 +225,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if body != nil {
 		rec.reqBytes = body.n
 	}
-	gw.finish(g, rt, x, r, &rec, err)
+	gw.finish(rt, x, r, &rec, err)
 	if err == errAborted {
 		// The response started and then failed: abort the connection so the
 		// client sees a broken response rather than a short one that looks
@@ -257,7 +257,7 @@ func (gw *Gateway) run(h plugin.Handler, w *recorder, r *http.Request, x *plugin
 
 // finish renders err if nothing was written yet, then records metrics and
 // the access log line.
-func (gw *Gateway) finish(g *generation, rt *route, x *plugin.Exchange, r *http.Request, rec *recorder, err error) {
+func (gw *Gateway) finish(rt *route, x *plugin.Exchange, r *http.Request, rec *recorder, err error) {
 	var pe *plugin.Error
 	if err != nil {
 		pe = httperr.As(err)
@@ -306,7 +306,6 @@ func (gw *Gateway) finish(g *generation, rt *route, x *plugin.Exchange, r *http.
 			slog.String("consumer", x.Consumer),
 		)
 	}
-	_ = g
 }
 
 func errString(err error) string {

@@ -4,8 +4,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-
-	"github.com/sluicegw/sluice/plugin"
 )
 
 // hopHeaders are meaningful for one connection only and never forwarded
@@ -58,7 +56,7 @@ func hasToken(values []string, token string) bool {
 // X-Forwarded-Proto and -Host when absent. The gateway has already removed
 // incoming forwarding headers unless the peer is a trusted proxy, so what is
 // here is either trusted or ours.
-func setForwarded(h http.Header, r *http.Request, x *plugin.Exchange) {
+func setForwarded(h http.Header, r *http.Request) {
 	peer, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		peer = r.RemoteAddr
@@ -105,7 +103,6 @@ func setForwarded(h http.Header, r *http.Request, x *plugin.Exchange) {
 	}
 	vals[2] = b.String()
 	h["Forwarded"] = vals[2:3:3]
-	_ = x
 }
 
 // quoteIfNeeded quotes a Forwarded value that is not a plain token.

@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/sluicegw/sluice/plugin"
 )
 
 func TestRemoveHopHeaders(t *testing.T) {
@@ -298,7 +296,7 @@ func TestSetForwarded(t *testing.T) {
 			if tt.tls {
 				r.TLS = &tls.ConnectionState{}
 			}
-			setForwarded(h, r, &plugin.Exchange{})
+			setForwarded(h, r)
 			if diff := cmp.Diff(tt.want, h); diff != "" {
 				t.Errorf("setForwarded(RemoteAddr %q, Host %q, TLS %v, %v) mismatch (-want +got):\n%s",
 					tt.remoteAddr, tt.host, tt.tls, tt.in, diff)

@@ -67,7 +67,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	pool.Retry().Deposit()
 
 	c := new(call)
-	out := p.outRequest(c, r, x)
+	out := p.outRequest(c, r)
 	body := &c.body
 	body.rc, body.present = r.Body, r.Body != nil && r.Body != http.NoBody
 	if body.present {
@@ -88,24 +88,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	start := time.Now()
 	var lastErr error
 	for attempt := 0; attempt < attempts; attempt++ {
-		if attempt > 0 {
-			if !pool.Retry().Withdraw() {
-				break
-			}
-			x.Attempts++
+		if attempt > 0 && !pool.Retry().Withdraw() {
+			break
 		}
 		t := pool.Pick(key, tried)
 		if t == nil {
-			if lastErr != nil {
-				break
-			}
-			return httperr.ErrNoUpstream
+			break
 		}
 		tried = append(tried, t)
-		x.Target = t.Host()
-		if attempt == 0 {
-			x.Attempts = 1
-		}
+		x.Target, x.Attempts = t.Host(), attempt+1
 
 		out.URL.Scheme = t.URL().Scheme
 		out.URL.Host = t.URL().Host
@@ -231,7 +222,7 @@ var (
 
 // outRequest prepares the upstream request. It shares r's header map: the
 // inbound request is ours and is not used again after forwarding.
-func (p *Proxy) outRequest(c *call, r *http.Request, x *plugin.Exchange) *http.Request {
+func (p *Proxy) outRequest(c *call, r *http.Request) *http.Request {
 	out := &c.out
 	*out = *r // shallow: keeps r's context, so a client disconnect cancels the attempt
 	out.RequestURI = ""
@@ -239,11 +230,8 @@ func (p *Proxy) outRequest(c *call, r *http.Request, x *plugin.Exchange) *http.R
 	out.URL = &c.url
 	out.Close = false
 	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
-	switch p.opts.PassHost {
-	case "rewrite":
-		out.Host = p.opts.UpstreamHost
-	case "node":
-		// set per attempt
+	if p.opts.PassHost == "rewrite" {
+		out.Host = p.opts.UpstreamHost // "node" is set per attempt, "pass" keeps r.Host
 	}
 
 	h := r.Header
@@ -262,7 +250,7 @@ func (p *Proxy) outRequest(c *call, r *http.Request, x *plugin.Exchange) *http.R
 		// An absent User-Agent must stay absent, not become Go's default.
 		h["User-Agent"] = noUserAgent
 	}
-	setForwarded(h, r, x)
+	setForwarded(h, r)
 	if len(r.Trailer) > 0 {
 		out.Trailer = r.Trailer
 	}

@@ -15,11 +15,8 @@ import (
 // like): the hijacked client connection and the upstream connection are
 // copied into each other until either side closes.
 func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, resp *http.Response) error {
-	reqUp, respUp := upgradeType(r.Header), upgradeType(resp.Header)
-	if reqUp == "" {
-		// The gateway removed hop headers from r.Header already; read what we sent.
-		reqUp = r.Header.Get("Upgrade")
-	}
+	// r.Header is the outbound header map: outRequest put Upgrade back.
+	reqUp, respUp := r.Header.Get("Upgrade"), upgradeType(resp.Header)
 	if !strings.EqualFold(reqUp, respUp) {
 		return &plugin.Error{Status: http.StatusBadGateway, Code: "bad_upgrade",
 			Public: "the upstream switched to a protocol the client did not ask for",

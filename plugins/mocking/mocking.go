@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -97,7 +98,7 @@ func (c *Config) Validate() error {
 	if _, err := parseTemplate(c.ResponseExample); err != nil {
 		errs = append(errs, err)
 	}
-	for _, name := range sortedKeys(c.ResponseHeaders) {
+	for _, name := range slices.Sorted(maps.Keys(c.ResponseHeaders)) {
 		key := fmt.Sprintf("response_headers[%q]", name)
 		switch {
 		case !headerop.ValidName(name):
@@ -250,13 +251,4 @@ func remoteAddr(r *http.Request, x *plugin.Exchange) string {
 		return x.ClientIP.String()
 	}
 	return r.RemoteAddr
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

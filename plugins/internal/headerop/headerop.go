@@ -7,6 +7,7 @@ package headerop
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -55,7 +56,7 @@ func (o *Ops) Validate(path string, side Side) []error {
 		m    map[string]string
 	}{{"add", o.Add}, {"set", o.Set}} {
 		seen := map[string]string{}
-		for _, name := range sortedKeys(verb.m) {
+		for _, name := range slices.Sorted(maps.Keys(verb.m)) {
 			key := fmt.Sprintf("%s.%s[%q]", path, verb.name, name)
 			check(key, name)
 			c := http.CanonicalHeaderKey(name)
@@ -95,7 +96,7 @@ func Compile(o Ops) (*Program, error) {
 	var errs []error
 	compile := func(m map[string]string) []op {
 		var ops []op
-		for _, name := range sortedKeys(m) {
+		for _, name := range slices.Sorted(maps.Keys(m)) {
 			t, err := Parse(m[name])
 			if err != nil {
 				errs = append(errs, err)
@@ -320,13 +321,4 @@ func isTokenByte(c byte) bool {
 		return true
 	}
 	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
