@@ -179,7 +179,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var body *countingBody
 	if r.Body != nil && r.Body != http.NoBody {
 		if e.maxBody > 0 && r.ContentLength > e.maxBody {
-			gw.finish(nil, x, r, &rec, &plugin.Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+			gw.finish(g.unmatched, x, r, &rec, &plugin.Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
 				Public: fmt.Sprintf("request body is larger than %d bytes", e.maxBody)})
 			return
 		}
@@ -191,7 +191,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	idx, ok := g.router.Match(r.Method, r.Host, r.URL.Path, r.URL.RawQuery, r.Header, &ps)
 	if !ok {
 		r = r.WithContext(plugin.WithExchange(r.Context(), x))
-		gw.finish(nil, x, r, &rec, gw.run(g.notFound, &rec, r, x))
+		gw.finish(g.unmatched, x, r, &rec, gw.run(g.unmatched.handler, &rec, r, x))
 		return
 	}
 	rt := g.routes[idx]

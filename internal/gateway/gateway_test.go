@@ -143,6 +143,9 @@ routes:
 	if e := decodeError(t, body); e.Error.Type != "route_not_found" {
 		t.Errorf("type = %q", e.Error.Type)
 	}
+	if m := h.metric(`sluice_http_requests_total{code="404",route="",upstream=""}`); !strings.HasSuffix(m, " 1") {
+		t.Errorf("unmatched request not counted: %q", m)
+	}
 	// A plugin's error is rendered the same way.
 	resp, body = h.get("/only")
 	if resp.StatusCode != 403 || decodeError(t, body).Error.Type != "forbidden" {

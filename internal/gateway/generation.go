@@ -27,11 +27,12 @@ type generation struct {
 	cfg    *config.Config
 	router *router.Router
 	routes []*route // same index as the router's
-	// notFound answers requests no route matches: the global plugins (so a
-	// 404 still gets its request ID and CORS headers), then a JSON 404.
-	notFound plugin.Handler
-	pools    []*upstream.Pool
-	trusted  []netip.Prefix
+	// unmatched takes requests no route matches: the global plugins (so a
+	// 404 still gets its request ID and CORS headers), then a JSON 404,
+	// counted under route="".
+	unmatched *route
+	pools     []*upstream.Pool
+	trusted   []netip.Prefix
 
 	inflight atomic.Int64
 	retired  atomic.Bool
@@ -205,9 +206,10 @@ func (gw *Gateway) build(cfg *config.Config, id uint64) (*generation, config.Pro
 	global := cfg.GlobalPlugins
 	globalUses, ps := gw.buildPlugins(g, config.Route{}, -1, global)
 	problems = append(problems, ps...)
-	g.notFound = plugin.Chain(globalUses, plugin.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
-		return httperr.ErrNoRoute
-	}))
+	g.unmatched = &route{metrics: gw.metrics.Route("", ""),
+		handler: plugin.Chain(globalUses, plugin.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+			return httperr.ErrNoRoute
+		}))}
 	for i, rc := range cfg.Routes {
 		r := &route{name: rc.Name, upstream: rc.Upstream, metrics: gw.metrics.Route(rc.Name, rc.Upstream)}
 		var terminal plugin.Handler = noUpstream{}
