@@ -29,6 +29,15 @@ type recorder struct {
 	idle time.Duration
 }
 
+// controller returns the edge's ResponseController, or a new one when
+// progress deadlines are off (then it is only needed on flush and hijack).
+func (w *recorder) controller() *http.ResponseController {
+	if w.ctl != nil {
+		return w.ctl
+	}
+	return http.NewResponseController(w.ResponseWriter)
+}
+
 func (w *recorder) progress() {
 	if w.ctl != nil {
 		_ = w.ctl.SetWriteDeadline(time.Now().Add(w.idle))
@@ -63,13 +72,13 @@ func (w *recorder) Flush() {
 		w.status, w.wrote = http.StatusOK, true
 	}
 	w.progress()
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
+	_ = w.controller().Flush()
 }
 
 // Hijack hands the connection to a protocol upgrade (WebSocket); the
 // response counts as 101 Switching Protocols.
 func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	c, rw, err := w.controller().Hijack()
 	if err == nil {
 		w.status, w.wrote = http.StatusSwitchingProtocols, true
 	}
