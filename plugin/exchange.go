@@ -17,7 +17,9 @@ type Exchange struct {
 	Route     string     // matched route name
 	Upstream  string     // upstream name, "" for routes that answer by themselves
 	Target    string     // upstream target (host:port) of the last attempt, set by the proxy
-	Consumer  string     // set by an Authn plugin
+	Consumer  string     // the caller's consumer name; set through Identify by an Authn plugin
+	Caller    *Consumer  // the caller's consumer (groups, labels); nil until identified
+	AuthnBy   string     // the plugin that identified the caller, or "anonymous"
 	ClientIP  netip.Addr // the caller, after trusted-proxy resolution
 	Start     time.Time  // when the gateway received the request
 
@@ -29,6 +31,7 @@ type Exchange struct {
 	UpstreamDuration time.Duration
 	Attempts         int
 
+	authn    authn
 	paramBuf [8]Param
 }
 

@@ -70,6 +70,35 @@ type Env struct {
 	// (after its in-flight requests drained). Never nil when set by the
 	// gateway; may be nil in tests, so use env.Cleanup.
 	OnClose func(func() error)
+
+	// Credentials holds this kind's entry from every consumer that has one,
+	// in config order (only for kinds with a Credential spec).
+	Credentials []Credential
+	// Consumers holds every configured consumer by name (to check names in
+	// a plugin's config, or map a token claim to a consumer).
+	Consumers map[string]*Consumer
+	// Resources are shared clients the gateway built from top-level config,
+	// by name. "redis" is the Redis client of the `redis` block (a
+	// *state.Redis, for plugins in this module); absent when not configured.
+	Resources map[string]any
+	// Decisions returns the counter of one outcome of this plugin on this
+	// route; use Env.Decision, which copes with a nil func in tests.
+	Decisions func(decision string) Counter
+}
+
+// Consumer returns the consumer called name, or nil.
+func (e Env) Consumer(name string) *Consumer { return e.Consumers[name] }
+
+// Resource returns the shared resource called name, or nil.
+func (e Env) Resource(name string) any { return e.Resources[name] }
+
+// Decision returns the counter of one outcome ("allowed", "rejected"). Call
+// it while building, not per request.
+func (e Env) Decision(decision string) Counter {
+	if e.Decisions == nil {
+		return nopCounter{}
+	}
+	return e.Decisions(decision)
 }
 
 // Cleanup registers f with OnClose, or does nothing if OnClose is nil.
@@ -99,6 +128,10 @@ type Kind struct {
 	Check func(raw json.RawMessage) error
 	// Build decodes, validates and builds the middleware.
 	Build func(env Env, raw json.RawMessage) (Middleware, error)
+	// Credential, for Authn kinds that identify consumers, decodes the
+	// `consumers[].credentials.<name>` entries. nil: consumers cannot carry
+	// credentials for this kind.
+	Credential *CredentialSpec
 }
 
 // Define declares a kind. defaults returns a fresh *Config holding defaults;
@@ -177,4 +210,26 @@ func Chain(uses []Use, terminal Handler) Handler {
 		h = u.MW(h)
 	}
 	return h
+}
+
+// WithAuthnGate returns uses with the authn gate for policy p (AuthnGate)
+// around its Authn-phase entries, so that Chain runs begin, the Authn
+// plugins, then end. Without Authn plugins or an anonymous consumer, uses
+// is returned as it is.
+func WithAuthnGate(uses []Use, p AuthnPolicy) []Use {
+	n := 0
+	for _, u := range uses {
+		if u.Kind.Phase == Authn {
+			n++
+		}
+	}
+	if n == 0 && p.Anonymous == nil {
+		return uses
+	}
+	begin, end := AuthnGate(p, n)
+	out := make([]Use, 0, len(uses)+2)
+	out = append(out, Use{Kind: Kind{Name: "authn-begin", Phase: Authn}, MW: begin})
+	out = append(out, uses...)
+	// Chain sorts stably by phase, so end stays after every Authn entry.
+	return append(out, Use{Kind: Kind{Name: "authn-end", Phase: Authn}, MW: end})
 }
