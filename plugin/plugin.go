@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"time"
 )
 
 // Phase fixes where a plugin runs.
@@ -77,10 +78,10 @@ type Env struct {
 	// Consumers holds every configured consumer by name (to check names in
 	// a plugin's config, or map a token claim to a consumer).
 	Consumers map[string]*Consumer
-	// Resources are shared clients the gateway built from top-level config,
-	// by name. "redis" is the Redis client of the `redis` block (a
-	// *state.Redis, for plugins in this module); absent when not configured.
-	Resources map[string]any
+	// Redis is the top-level `redis` block, nil when it is not configured.
+	// Plugins that keep shared state there build their client from it (the
+	// built-in limits share one client per distinct block).
+	Redis *RedisConfig
 	// Decisions returns the counter of one outcome of this plugin on this
 	// route; use Env.Decision, which copes with a nil func in tests.
 	Decisions func(decision string) Counter
@@ -88,9 +89,6 @@ type Env struct {
 
 // Consumer returns the consumer called name, or nil.
 func (e Env) Consumer(name string) *Consumer { return e.Consumers[name] }
-
-// Resource returns the shared resource called name, or nil.
-func (e Env) Resource(name string) any { return e.Resources[name] }
 
 // Decision returns the counter of one outcome ("allowed", "rejected"). Call
 // it while building, not per request.
@@ -106,6 +104,23 @@ func (e Env) Cleanup(f func() error) {
 	if e.OnClose != nil {
 		e.OnClose(f)
 	}
+}
+
+// RedisConfig is where plugins keep cluster-wide state. Secrets in it
+// (Password) must never be logged.
+type RedisConfig struct {
+	Addrs      []string      // host:port; several, or Cluster, means Redis Cluster
+	Cluster    bool          // use the Redis Cluster protocol even with one seed address
+	Username   string        // ACL user, "" for the default user
+	Password   string        // "" for none
+	DB         int           // database number (not in cluster mode)
+	Timeout    time.Duration // dial, read and write timeout of each command
+	PoolSize   int           // connections per node; 0 lets the client choose
+	TLS        bool          // connect with TLS
+	CAFile     string        // PEM CA bundle for TLS; "" uses the system roots
+	CertFile   string        // client certificate (PEM) for mutual TLS
+	KeyFile    string        // its private key
+	ServerName string        // TLS server name; "" uses the address's host
 }
 
 // Validator is implemented by every plugin config. Validate must be pure: no

@@ -118,6 +118,10 @@ func (m *module) std(path string) bool {
 
 func under(rel, dir string) bool { return rel == dir || strings.HasPrefix(rel, dir+"/") }
 
+// isTestHelper reports whether rel is a package of test helpers, which may
+// import testing and are imported only from tests.
+func isTestHelper(rel string) bool { return strings.HasSuffix(rel, "test") && rel != "internal/archtest" }
+
 // Which imports a rule looks at.
 func deps(p *pkg) []string { return p.Deps }
 
@@ -147,7 +151,9 @@ func TestDeps(t *testing.T) {
 				"so whatever it imports becomes a dependency of every third-party plugin",
 			pkgs:    func(rel string) bool { return under(rel, "plugin") },
 			imports: deps,
-			bad:     func(m *module, _, path, _ string, _ bool) bool { return !m.std(path) },
+			bad: func(m *module, _, path, rel string, in bool) bool {
+				return !m.std(path) && !(in && under(rel, "plugin")) // plugintest builds on plugin
+			},
 		},
 		{
 			name: "plugins never import internal packages",
@@ -200,10 +206,21 @@ func TestDeps(t *testing.T) {
 			name: "no non-test package imports testing or httptest",
 			why: "testing and net/http/httptest register command-line flags (-test.*, -httptest.serve) in every " +
 				"binary that links them, and test helpers do not belong in production code",
-			pkgs:    func(string) bool { return true },
+			// Test-helper packages (plugin/plugintest) are for _test.go files
+			// only; nothing else may import them (next rule).
+			pkgs:    func(rel string) bool { return !isTestHelper(rel) },
 			imports: deps,
 			bad: func(_ *module, _, path, _ string, _ bool) bool {
 				return path == "testing" || strings.HasPrefix(path, "testing/") || path == "net/http/httptest"
+			},
+		},
+		{
+			name:    "only tests import test helpers",
+			why:     "test helpers import testing, which must not reach the binary",
+			pkgs:    func(rel string) bool { return !isTestHelper(rel) },
+			imports: deps,
+			bad: func(_ *module, _, _, rel string, in bool) bool {
+				return in && isTestHelper(rel)
 			},
 		},
 		{
