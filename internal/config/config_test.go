@@ -72,7 +72,11 @@ func (a archive) file(name string) (string, bool) {
 func testKinds() map[string]plugin.Kind {
 	mocking := plugin.Define("mocking", plugin.Transform, func() *mockConfig { return &mockConfig{Status: 200} }, noBuild[*mockConfig])
 	mocking.Terminal = true
+	keyAuth := plugin.Define("key-auth", plugin.Authn, func() *keyAuthConfig { return &keyAuthConfig{Header: "apikey"} }, noBuild[*keyAuthConfig])
+	keyAuth.Credential = plugin.DefineCredential(func() *keyCredential { return &keyCredential{} },
+		func(c *keyCredential) string { return c.Key })
 	ks := []plugin.Kind{
+		keyAuth,
 		plugin.Define("proxy-rewrite", plugin.Transform, func() *rewriteConfig { return &rewriteConfig{} }, noBuild[*rewriteConfig]),
 		plugin.Define("request-id", plugin.Edge, func() *requestIDConfig { return &requestIDConfig{Header: "X-Request-Id"} }, noBuild[*requestIDConfig]),
 		plugin.Define("cors", plugin.Edge, func() *corsConfig { return &corsConfig{MaxAge: 600} }, noBuild[*corsConfig]),
@@ -87,6 +91,23 @@ func testKinds() map[string]plugin.Kind {
 
 func noBuild[C any](plugin.Env, C) (plugin.Middleware, error) {
 	return nil, errors.New("not built in tests")
+}
+
+type keyAuthConfig struct {
+	Header string `json:"header"`
+}
+
+func (c *keyAuthConfig) Validate() error { return nil }
+
+type keyCredential struct {
+	Key string `json:"key"`
+}
+
+func (c *keyCredential) Validate() error {
+	if c.Key == "" {
+		return errors.New("key: is required")
+	}
+	return nil
 }
 
 type rewriteConfig struct {

@@ -61,6 +61,12 @@ func defaultUpstream() Upstream {
 	}
 }
 
+// defaultRoute is a route with every default but Name, Match and Upstream.
+func defaultRoute() Route { return Route{Auth: RouteAuth{Mode: "any"}} }
+
+// defaultRedis is the redis block with every default but the addresses.
+func defaultRedis() Redis { return Redis{Timeout: Duration(50 * time.Millisecond)} }
+
 // defaultTarget is a target with every default but URL.
 func defaultTarget() Target { return Target{Weight: 1} }
 
@@ -133,6 +139,12 @@ func ApplyDefaults(c *Config) {
 			u.Retries.On = append([]string(nil), du.Retries.On...)
 		}
 		setZero(&u.KeepAlive.MaxIdlePerTarget, du.KeepAlive.MaxIdlePerTarget)
+	}
+	for i := range c.Routes {
+		setZero(&c.Routes[i].Auth.Mode, "any")
+	}
+	if c.Redis != nil {
+		setZero(&c.Redis.Timeout, defaultRedis().Timeout)
 	}
 	d := Defaults()
 	setZero(&c.Log.Level, d.Log.Level)

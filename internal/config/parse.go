@@ -256,6 +256,32 @@ func (w *walker) expandScalar(n *yaml.Node, p Path) {
 	}
 }
 
+// maxSecretFile bounds a ${file:PATH} secret; a secret is a key or a
+// password, not a document.
+const maxSecretFile = 64 << 10
+
+// readSecretFile reads a ${file:PATH} secret. Its errors name the file, never
+// its content.
+func readSecretFile(path string) (string, error) {
+	if path == "" {
+		return "", errors.New(`"${file:}" names no file: write it like ${file:/run/secrets/api-key}`)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("secret file: %v", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return "", fmt.Errorf("secret file %s: %v", path, err)
+	}
+	if len(b) > maxSecretFile {
+		return "", fmt.Errorf("secret file %s is larger than %d bytes: it should hold one secret", path, maxSecretFile)
+	}
+	s := strings.TrimSuffix(string(b), "\n")
+	return strings.TrimSuffix(s, "\r"), nil
+}
+
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func allDigits(s string) bool {
@@ -268,8 +294,10 @@ func allDigits(s string) bool {
 }
 
 // expandEnv replaces ${NAME} and ${NAME:-default} in s. ${NAME:-default}
-// uses the default when NAME is unset or empty. $${ is a literal ${. A lone
-// $ is left as it is, and so is ${1} (all digits: a regex group).
+// uses the default when NAME is unset or empty. ${file:PATH} is the content
+// of the file PATH, less one trailing newline (Docker and Kubernetes
+// secrets). $${ is a literal ${. A lone $ is left as it is, and so is ${1}
+// (all digits: a regex group).
 func expandEnv(s string, env func(string) (string, bool)) (string, []string) {
 	var b strings.Builder
 	var errs []string
@@ -293,6 +321,15 @@ func expandEnv(s string, env func(string) (string, bool)) (string, []string) {
 				continue
 			}
 			i += 2 + end + 1
+			if path, ok := strings.CutPrefix(body, "file:"); ok {
+				v, err := readSecretFile(path)
+				if err != nil {
+					errs = append(errs, err.Error())
+					continue
+				}
+				b.WriteString(v)
+				continue
+			}
 			name, def, hasDef := strings.Cut(body, ":-")
 			if !envName.MatchString(name) {
 				errs = append(errs, fmt.Sprintf(`invalid variable name %q in "${%s}": use letters, digits and _, as in ${API_KEY} or ${PORT:-8080}`, name, body))
@@ -762,6 +799,10 @@ func itemBase(t reflect.Type) any {
 		v = defaultTarget()
 	case reflect.TypeFor[HealthCheck]():
 		v = defaultHealthCheck()
+	case reflect.TypeFor[Route]():
+		v = defaultRoute()
+	case reflect.TypeFor[Redis]():
+		v = defaultRedis()
 	default:
 		return nil
 	}

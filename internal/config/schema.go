@@ -125,6 +125,28 @@ func Schema(kinds []plugin.Kind) ([]byte, error) {
 			ref["allOf"] = cases
 		}
 	}
+	// Consumer credentials: one property per kind that takes them, so
+	// editors complete `credentials: {key-auth: {key: ...}}` too.
+	creds := map[string]any{}
+	for _, k := range ks {
+		if k.Credential == nil || k.Credential.New == nil {
+			continue
+		}
+		c := k.Credential.New()
+		pg := &schemaGen{inline: true, seen: map[reflect.Type]bool{}}
+		cs := pg.schema(reflect.TypeOf(c), reflect.ValueOf(c))
+		cs["description"] = "A consumer's credential for the " + k.Name + " plugin."
+		creds[k.Name] = cs
+	}
+	if cons, ok := g.defs["Consumer"].(map[string]any); ok {
+		props := cons["properties"].(map[string]any)
+		props["credentials"] = map[string]any{
+			"type":                 "object",
+			"description":          props["credentials"].(map[string]any)["description"],
+			"properties":           creds,
+			"additionalProperties": false,
+		}
+	}
 	root["$defs"] = g.defs
 	return json.MarshalIndent(root, "", "  ")
 }

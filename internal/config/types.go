@@ -25,6 +25,11 @@ type Config struct {
 	// GlobalPlugins run on every route; a route's entry of the same name
 	// replaces the global one.
 	GlobalPlugins []PluginRef `json:"global_plugins"`
+	// Consumers are the named callers that authentication plugins identify.
+	Consumers []Consumer `json:"consumers,omitempty"`
+	// Redis is where limit plugins with `policy: redis` keep cluster-wide
+	// counters. Default: unset (no Redis).
+	Redis *Redis `json:"redis,omitempty"`
 	// Log configures the process log and the access log.
 	Log Log `json:"log"`
 	// Tracing configures OpenTelemetry tracing. Off by default.
@@ -62,8 +67,14 @@ type Listener struct {
 type ListenerTLS struct {
 	// Certificates are PEM files; the one matching the SNI name is served.
 	Certificates []Certificate `json:"certificates"`
-	// ClientCA, if set, requires clients to present a certificate signed by it.
+	// ClientCA, if set, makes the listener verify client certificates
+	// against this PEM bundle (the mtls-auth plugin maps them to consumers).
 	ClientCA string `json:"client_ca,omitempty"`
+	// ClientAuth, with ClientCA: require (default; a handshake without a
+	// valid client certificate fails) | verify_if_given (a client may
+	// connect without one, so routes without mtls-auth stay open to it; a
+	// certificate that is given must be valid).
+	ClientAuth string `json:"client_auth,omitempty"`
 }
 
 // Certificate is a PEM certificate chain and its key, each a file path.
@@ -230,6 +241,75 @@ type Route struct {
 	Upstream string `json:"upstream,omitempty"`
 	// Plugins run in phase order, then in this order.
 	Plugins []PluginRef `json:"plugins,omitempty"`
+	// Auth combines the route's authentication plugins.
+	Auth RouteAuth `json:"auth"`
+}
+
+// RouteAuth says how a route's authentication plugins (key-auth, jwt-auth,
+// basic-auth, openid-connect, mtls-auth) combine.
+type RouteAuth struct {
+	// Mode: any (default; the first plugin that verifies a credential
+	// identifies the caller, the rest pass) | all (every authentication
+	// plugin must verify a credential, all naming the same consumer).
+	Mode string `json:"mode"`
+	// Anonymous names the consumer given to requests that carry no
+	// credential at all, so a route can serve both known and unknown
+	// callers (with separate limits). A credential that is present but
+	// wrong is still refused with 401. Default: none (401).
+	Anonymous string `json:"anonymous,omitempty"`
+}
+
+// Consumer is a named caller: an app, a team or an agent.
+type Consumer struct {
+	// Name identifies the consumer in logs, metrics, traces and limits.
+	// Required, unique.
+	Name string `json:"name"`
+	// Groups the consumer belongs to, for consumer-restriction.
+	Groups []string `json:"groups,omitempty"`
+	// Labels are free-form key/value pairs (team, tier, cost centre).
+	Labels map[string]string `json:"labels,omitempty"`
+	// Credentials by authentication plugin name (key-auth, jwt-auth,
+	// basic-auth, mtls-auth), each checked by its plugin. Take secrets from
+	// the environment or a file: key: "${AGENT_KEY}" or
+	// key: "${file:/run/secrets/agent-key}".
+	Credentials map[string]json.RawMessage `json:"credentials,omitempty"`
+}
+
+// Redis is a Redis server or Redis Cluster shared by every plugin that keeps
+// cluster-wide state.
+type Redis struct {
+	// Addr is host:port of one server. Set Addr or Addrs.
+	Addr string `json:"addr,omitempty"`
+	// Addrs are the seed nodes of a Redis Cluster (cluster mode is implied
+	// by more than one address, or by Cluster).
+	Addrs []string `json:"addrs,omitempty"`
+	// Cluster speaks the Redis Cluster protocol even with one address. Default false.
+	Cluster bool `json:"cluster"`
+	// Username for Redis ACLs. Default: the default user.
+	Username string `json:"username,omitempty"`
+	// Password; take it from the environment or a file. Default: none.
+	Password string `json:"password,omitempty"`
+	// DB is the database number (not in cluster mode). Default 0.
+	DB int `json:"db"`
+	// Timeout bounds connecting and each command; a limit whose Redis call
+	// takes longer follows its on_redis_error setting. Default 50ms.
+	Timeout Duration `json:"timeout"`
+	// PoolSize is connections per node. Default 0: 10 per CPU.
+	PoolSize int `json:"pool_size"`
+	// TLS connects with TLS when set; `tls: {}` uses the system roots.
+	TLS *RedisTLS `json:"tls,omitempty"`
+}
+
+// RedisTLS configures TLS to Redis.
+type RedisTLS struct {
+	// CA is a PEM file of roots to trust. Default: the system roots.
+	CA string `json:"ca,omitempty"`
+	// Cert is a PEM client certificate file; set Key with it.
+	Cert string `json:"cert,omitempty"`
+	// Key is the PEM private key file of Cert.
+	Key string `json:"key,omitempty"`
+	// ServerName overrides the name verified. Default: the address's host.
+	ServerName string `json:"server_name,omitempty"`
 }
 
 // Match is the request predicate of a route. Every set field must match.

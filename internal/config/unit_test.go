@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -201,5 +203,52 @@ func TestValidateNil(t *testing.T) {
 	}
 	if ps := Validate(&Config{}, nil); len(ps) == 0 {
 		t.Errorf("Validate(&Config{}) found nothing; want log level and format problems")
+	}
+}
+
+func TestExpandSecretFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	key := write("key", "s3cret\n")
+	crlf := write("crlf", "s3cret\r\n")
+	two := write("two", "line1\nline2\n\n")
+	big := write("big", strings.Repeat("x", maxSecretFile+1))
+	tests := []struct {
+		name, in, want string
+		err            string // substring of the one error; "" for none
+	}{
+		{"trailing newline dropped", "${file:" + key + "}", "s3cret", ""},
+		{"crlf dropped", "${file:" + crlf + "}", "s3cret", ""},
+		{"only one newline dropped", "${file:" + two + "}", "line1\nline2\n", ""},
+		{"inside text", "Bearer ${file:" + key + "}", "Bearer s3cret", ""},
+		{"missing file", "${file:" + dir + "/nope}", "", "no such file"},
+		{"no path", "${file:}", "", "names no file"},
+		{"too big", "${file:" + big + "}", "", "larger than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, errs := expandEnv(tt.in, func(string) (string, bool) { return "", false })
+			switch {
+			case tt.err == "" && len(errs) > 0:
+				t.Fatalf("errors = %q", errs)
+			case tt.err != "" && (len(errs) != 1 || !strings.Contains(errs[0], tt.err)):
+				t.Fatalf("errors = %q; want one containing %q", errs, tt.err)
+			case tt.err == "" && got != tt.want:
+				t.Errorf("= %q; want %q", got, tt.want)
+			}
+			for _, e := range errs {
+				if strings.Contains(e, "s3cret") || strings.Contains(e, "xxxx") {
+					t.Errorf("error %q shows the secret", e)
+				}
+			}
+		})
 	}
 }

@@ -30,6 +30,10 @@ var (
 	// HashOnForms are the hash_on forms; NAME is a header, cookie or query
 	// parameter name.
 	HashOnForms = []string{"header:NAME", "cookie:NAME", "query:NAME", "ip", "consumer", "path"}
+	// AuthModes combine a route's authentication plugins.
+	AuthModes = []string{"any", "all"}
+	// ClientAuths are the listener's client-certificate policies.
+	ClientAuths = []string{"require", "verify_if_given"}
 )
 
 // Validate checks c and returns every problem it finds: required fields,
@@ -57,7 +61,9 @@ func Validate(c *Config, kinds map[string]plugin.Kind) Problems {
 		}
 	}
 	upstreams := v.upstreams(c.Upstreams)
-	v.routes(c.Routes, upstreams)
+	consumers := v.consumers(c.Consumers)
+	v.routes(c.Routes, upstreams, consumers)
+	v.redis(c.Redis)
 	v.plugins(Path{"global_plugins"}, c.GlobalPlugins)
 	v.oneOf(Path{"log", "level"}, c.Log.Level, LogLevels)
 	v.oneOf(Path{"log", "format"}, c.Log.Format, LogFormats)
@@ -97,6 +103,13 @@ func (v validator) listeners(ls []Listener) {
 			tp := p.with("tls")
 			if len(l.TLS.Certificates) == 0 {
 				v.add(tp.with("certificates"), "at least one certificate is required when tls is set: add {cert: FILE, key: FILE}, or remove tls")
+			}
+			if l.TLS.ClientAuth != "" {
+				if l.TLS.ClientCA == "" {
+					v.add(tp.with("client_auth"), "needs client_ca: set the PEM bundle client certificates are verified against")
+				} else {
+					v.oneOf(tp.with("client_auth"), l.TLS.ClientAuth, ClientAuths)
+				}
 			}
 			for j, c := range l.TLS.Certificates {
 				cp := tp.with("certificates", j)
@@ -304,7 +317,7 @@ func (v validator) targetURL(p Path, s string) (string, bool) {
 	return u.Scheme + "://" + strings.ToLower(u.Host), ok
 }
 
-func (v validator) routes(rs []Route, upstreams map[string]bool) {
+func (v validator) routes(rs []Route, upstreams, consumers map[string]bool) {
 	first := map[string]int{}
 	for i, r := range rs {
 		p := Path{"routes", i}
@@ -359,6 +372,151 @@ func (v validator) routes(rs []Route, upstreams map[string]bool) {
 			v.add(p, "route has no upstream: set upstream (%s), or add a plugin that answers every request by itself%s", defined(upstreams), terminalList(v.kinds))
 		}
 		v.plugins(p.with("plugins"), r.Plugins)
+		v.oneOf(p.with("auth", "mode"), r.Auth.Mode, AuthModes)
+		if a := r.Auth.Anonymous; a != "" && !consumers[a] {
+			v.add(p.with("auth", "anonymous"), "consumer %q is not defined: %s", a, definedConsumers(consumers))
+		}
+	}
+}
+
+func definedConsumers(names map[string]bool) string {
+	if len(names) == 0 {
+		return "no consumers are defined (add them under consumers:)"
+	}
+	return "defined consumers are " + strings.Join(slices.Sorted(maps.Keys(names)), ", ")
+}
+
+// consumers checks names, groups and each credential with its plugin's
+// CredentialSpec, and that no two consumers share a credential identity
+// (the same API key, username or JWT key). It returns the defined names.
+func (v validator) consumers(cs []Consumer) map[string]bool {
+	names := map[string]bool{}
+	first := map[string]int{}
+	type owner struct {
+		consumer string
+		index    int
+	}
+	identities := map[string]map[string]owner{} // kind -> identity -> first owner
+	for i, c := range cs {
+		p := Path{"consumers", i}
+		if c.Name == "" {
+			v.add(p, "name is required: it names the caller in logs, metrics and limits")
+		} else if j, ok := first[c.Name]; ok {
+			v.add(p.with("name"), "consumer name %q is already used by consumers[%d]: names must be unique", c.Name, j)
+		} else {
+			first[c.Name] = i
+			names[c.Name] = true
+		}
+		for j, g := range c.Groups {
+			if strings.TrimSpace(g) == "" {
+				v.add(p.with("groups", j), "group name is empty")
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(c.Credentials)) {
+			cp := p.with("credentials", k)
+			kind, ok := v.kinds[k]
+			if !ok || kind.Credential == nil {
+				v.add(cp, "%q does not take consumer credentials: %s", k, credentialKinds(v.kinds))
+				continue
+			}
+			val, err := decodeCredential(kind, c.Credentials[k])
+			if err != nil {
+				for line := range strings.SplitSeq(err.Error(), "\n") {
+					if line = strings.TrimSpace(line); line != "" {
+						v.add(cp, "%s", credentialLine(kind, line))
+					}
+				}
+				continue
+			}
+			id := kind.Credential.Identity(val)
+			if id == "" {
+				continue
+			}
+			if identities[k] == nil {
+				identities[k] = map[string]owner{}
+			}
+			// The message names both consumers but never the identity: it
+			// may be the secret itself.
+			if o, dup := identities[k][id]; dup {
+				v.add(cp, "consumers %q (consumers[%d]) and %q have the same %s credential: each credential must identify one consumer",
+					o.consumer, o.index, c.Name, k)
+				continue
+			}
+			identities[k][id] = owner{c.Name, i}
+		}
+	}
+	return names
+}
+
+func credentialKinds(kinds map[string]plugin.Kind) string {
+	var names []string
+	for n, k := range kinds {
+		if k.Credential != nil {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return "no plugin takes credentials"
+	}
+	slices.Sort(names)
+	return "plugins that do are " + strings.Join(names, ", ")
+}
+
+// decodeCredential runs the kind's credential decoder, turning a panic
+// into a problem.
+func decodeCredential(kind plugin.Kind, raw []byte) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("plugin %s panicked while checking a credential (please report it): %v", kind.Name, r)
+		}
+	}()
+	return kind.Credential.Decode(raw)
+}
+
+// credentialLine is pluginLine for a credential's keys.
+func credentialLine(kind plugin.Kind, line string) string {
+	m := jsonUnknownField.FindStringSubmatch(line)
+	if m == nil || kind.Credential.New == nil {
+		return line
+	}
+	t := reflect.TypeOf(kind.Credential.New())
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return m[1] + ": unknown key"
+	}
+	return m[1] + ": " + unknownKey(t, m[1])
+}
+
+func (v validator) redis(r *Redis) {
+	if r == nil {
+		return
+	}
+	p := Path{"redis"}
+	switch {
+	case r.Addr == "" && len(r.Addrs) == 0:
+		v.add(p, "addr is required: set addr to host:port of the Redis server, or addrs to Redis Cluster seed nodes")
+	case r.Addr != "" && len(r.Addrs) > 0:
+		v.add(p, "addr, addrs: set one, not both (addr for one server, addrs for Redis Cluster)")
+	}
+	if r.Addr != "" {
+		v.hostPort(p.with("addr"), r.Addr, "redis")
+	}
+	for i, a := range r.Addrs {
+		v.hostPort(p.with("addrs", i), a, "redis")
+	}
+	if r.DB < 0 {
+		v.add(p.with("db"), "must not be negative")
+	} else if r.DB != 0 && (r.Cluster || len(r.Addrs) > 1) {
+		v.add(p.with("db"), "Redis Cluster has only database 0: remove db")
+	}
+	v.positive(p.with("timeout"), r.Timeout)
+	if r.PoolSize < 0 {
+		v.add(p.with("pool_size"), "must not be negative (0 lets the client choose)")
+	}
+	if t := r.TLS; t != nil && (t.Cert == "") != (t.Key == "") {
+		v.add(p.with("tls"), "cert and key go together: set both for a client certificate, or neither")
 	}
 }
 

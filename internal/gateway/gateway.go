@@ -213,6 +213,10 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			))
 		defer func() {
 			span.SetAttributes(attribute.Int("http.response.status_code", rec.status))
+			if x.Consumer != "" {
+				// Set at the end: the consumer is known only after authn ran.
+				span.SetAttributes(attribute.String("sluice.consumer", x.Consumer))
+			}
 			if rec.status >= 500 {
 				span.SetStatus(codes.Error, http.StatusText(rec.status))
 			}
@@ -286,6 +290,9 @@ func (gw *Gateway) finish(rt *route, x *plugin.Exchange, r *http.Request, rec *r
 			retries = x.Attempts - 1
 		}
 		rt.metrics.Observe(status, total, x.UpstreamDuration, rec.reqBytes, rec.bytes, retries)
+		if x.Consumer != "" {
+			gw.metrics.Consumer(x.Route, x.Consumer, status)
+		}
 	}
 	if gw.access != nil {
 		gw.access.LogAttrs(r.Context(), slog.LevelInfo, "access",

@@ -33,6 +33,7 @@ type generation struct {
 	unmatched *route
 	pools     []*upstream.Pool
 	trusted   []netip.Prefix
+	ids       identities
 
 	inflight atomic.Int64
 	retired  atomic.Bool
@@ -203,11 +204,15 @@ func (gw *Gateway) build(cfg *config.Config, id uint64) (*generation, config.Pro
 		}
 	}
 
+	ids := buildIdentities(cfg, gw.kinds)
+	problems = append(problems, ids.problems...)
+	g.ids = ids
+
 	global := cfg.GlobalPlugins
 	globalUses, ps := gw.buildPlugins(g, config.Route{}, -1, global)
 	problems = append(problems, ps...)
 	g.unmatched = &route{metrics: gw.metrics.Route("", ""),
-		handler: plugin.Chain(globalUses, plugin.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+		handler: plugin.Chain(plugin.WithAuthnGate(globalUses, plugin.AuthnPolicy{}), plugin.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
 			return httperr.ErrNoRoute
 		}))}
 	for i, rc := range cfg.Routes {
@@ -230,7 +235,14 @@ func (gw *Gateway) build(cfg *config.Config, id uint64) (*generation, config.Pro
 		}
 		uses, ps := gw.buildPlugins(g, rc, i, global)
 		problems = append(problems, ps...)
-		r.handler = plugin.Chain(uses, terminal)
+		policy := plugin.AuthnPolicy{All: rc.Auth.Mode == "all"}
+		if a := rc.Auth.Anonymous; a != "" {
+			policy.Anonymous = ids.consumers[a]
+			if policy.Anonymous == nil {
+				fail(config.Problem{Path: config.Path{"routes", i, "auth", "anonymous"}, Msg: fmt.Sprintf("consumer %q is not defined", a)})
+			}
+		}
+		r.handler = plugin.Chain(plugin.WithAuthnGate(uses, policy), terminal)
 		g.routes = append(g.routes, r)
 	}
 	if len(problems) > 0 {
@@ -273,10 +285,17 @@ func (gw *Gateway) buildPlugins(g *generation, rc config.Route, ri int, global [
 			}
 			continue
 		}
+		route, kindName := rc.Name, kind.Name
 		env := plugin.Env{
-			Route:   rc.Name,
-			Logger:  gw.log.With("plugin", kind.Name, "route", rc.Name),
-			OnClose: g.onClose,
+			Route:       rc.Name,
+			Logger:      gw.log.With("plugin", kind.Name, "route", rc.Name),
+			OnClose:     g.onClose,
+			Credentials: g.ids.credentials[kind.Name],
+			Consumers:   g.ids.consumers,
+			Redis:       g.ids.redis,
+			Decisions: func(decision string) plugin.Counter {
+				return gw.metrics.Decision(route, kindName, decision)
+			},
 		}
 		mw, err := kind.Build(env, e.ref.Config)
 		if err != nil {

@@ -117,6 +117,9 @@ func serverTLS(c *config.ListenerTLS) (*tls.Config, error) {
 		}
 		tc.ClientCAs = pool
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
+		if c.ClientAuth == "verify_if_given" {
+			tc.ClientAuth = tls.VerifyClientCertIfGiven
+		}
 	}
 	return tc, nil
 }

@@ -32,6 +32,8 @@ type Metrics struct {
 	reloadOK        prometheus.Gauge
 	reloadTimestamp prometheus.Gauge
 	panics          prometheus.Counter
+	decisions       *prometheus.CounterVec
+	consumers       *prometheus.CounterVec
 }
 
 // Buckets for request durations: 1ms to 60s, dense where proxies live.
@@ -81,9 +83,15 @@ func New() *Metrics {
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sluice_http_handler_panics_total", Help: "Panics recovered while serving a request.",
 		}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_plugin_decisions_total", Help: "Outcomes of plugins (allowed, rejected, delayed, fallback ...), by route and plugin.",
+		}, []string{"route", "plugin", "decision"}),
+		consumers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_consumer_requests_total", Help: "Requests of identified consumers, by route, consumer and status class (2xx, 4xx ...).",
+		}, []string{"route", "consumer", "class"}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.upstreamDur, m.requestBytes, m.responseBytes, m.inFlight,
-		m.retries, m.targetHealthy, m.reloads, m.reloadOK, m.reloadTimestamp, m.panics,
+		m.retries, m.targetHealthy, m.reloads, m.reloadOK, m.reloadTimestamp, m.panics, m.decisions, m.consumers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -107,6 +115,23 @@ func (m *Metrics) TargetHealth(upstream, target string, healthy bool) {
 		v = 1
 	}
 	m.targetHealthy.WithLabelValues(upstream, target).Set(v)
+}
+
+// Decision returns the counter of one plugin outcome on one route ("" for
+// global plugins on unmatched requests).
+func (m *Metrics) Decision(route, plugin, decision string) prometheus.Counter {
+	return m.decisions.WithLabelValues(route, plugin, decision)
+}
+
+var statusClasses = [...]string{"1xx", "1xx", "2xx", "3xx", "4xx", "5xx"}
+
+// Consumer counts one request of an identified consumer.
+func (m *Metrics) Consumer(route, consumer string, code int) {
+	class := "5xx"
+	if i := code / 100; i >= 0 && i < len(statusClasses) {
+		class = statusClasses[i]
+	}
+	m.consumers.WithLabelValues(route, consumer, class).Inc()
 }
 
 // Panic counts a recovered handler panic.
