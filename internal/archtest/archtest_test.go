@@ -120,7 +120,9 @@ func under(rel, dir string) bool { return rel == dir || strings.HasPrefix(rel, d
 
 // isTestHelper reports whether rel is a package of test helpers, which may
 // import testing and are imported only from tests.
-func isTestHelper(rel string) bool { return strings.HasSuffix(rel, "test") && rel != "internal/archtest" }
+func isTestHelper(rel string) bool {
+	return strings.HasSuffix(rel, "test") && rel != "internal/archtest"
+}
 
 // Which imports a rule looks at.
 func deps(p *pkg) []string { return p.Deps }
