@@ -9,11 +9,15 @@ import (
 	"os"
 
 	"github.com/sluicegw/sluice/plugin"
+	"github.com/sluicegw/sluice/plugins/basicauth"
+	"github.com/sluicegw/sluice/plugins/consumerrestriction"
 	"github.com/sluicegw/sluice/plugins/cors"
 	"github.com/sluicegw/sluice/plugins/headers"
 	"github.com/sluicegw/sluice/plugins/iprestriction"
+	"github.com/sluicegw/sluice/plugins/keyauth"
 	"github.com/sluicegw/sluice/plugins/maxbody"
 	"github.com/sluicegw/sluice/plugins/mocking"
+	"github.com/sluicegw/sluice/plugins/mtlsauth"
 	"github.com/sluicegw/sluice/plugins/proxyrewrite"
 	"github.com/sluicegw/sluice/plugins/requestid"
 )
@@ -26,6 +30,8 @@ var version = "dev"
 func kinds() []plugin.Kind {
 	return []plugin.Kind{
 		requestid.Kind, cors.Kind, iprestriction.Kind, maxbody.Kind,
+		keyauth.Kind, basicauth.Kind, mtlsauth.Kind,
+		consumerrestriction.Kind,
 		headers.Kind, proxyrewrite.Kind, mocking.Kind,
 	}
 }

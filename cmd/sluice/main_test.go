@@ -54,6 +54,28 @@ routes:
   - name: api
     match: {pathz: ["/x"]}
 `)
+	consumers := writeFile(t, "consumers.yaml", `consumers:
+  - name: agent-a
+    credentials: {key-auth: {key: same}}
+  - name: agent-b
+    credentials: {key-auth: {key: same}}
+routes:
+  - name: api
+    match: {paths: ["/x"]}
+    plugins:
+      - name: key-auth
+      - name: mocking
+`)
+	unknownConsumer := writeFile(t, "restrict.yaml", `consumers:
+  - name: agent-a
+routes:
+  - name: api
+    match: {paths: ["/x"]}
+    plugins:
+      - name: consumer-restriction
+        config: {whitelist: [agent-b]}
+      - name: mocking
+`)
 	cases := []struct {
 		name     string
 		args     []string
@@ -61,6 +83,12 @@ routes:
 		contains []string
 	}{
 		{"valid", []string{"validate", "-c", good}, 0, []string{"good.yaml: ok"}},
+		{"duplicate credential names both consumers", []string{"validate", "-c", consumers}, 1, []string{
+			`consumers.yaml:5:29: consumers[agent-b].credentials.key-auth: consumers "agent-a" (consumers[0]) and "agent-b" have the same key-auth credential`,
+		}},
+		{"plugins built against the consumers", []string{"validate", "-c", unknownConsumer}, 1, []string{
+			`restrict.yaml:8:17: routes[api].plugins[0](consumer-restriction).config: whitelist[0]: unknown consumer "agent-b"`,
+		}},
 		{"every problem with its place", []string{"validate", "-c", bad}, 1, []string{
 			bad + `:8:15: routes[api].upstream: upstream "billing" is not defined`,
 			`upstreams[backend].targets[0].url`,

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/sluicegw/sluice/internal/config"
+	"github.com/sluicegw/sluice/internal/gateway"
 )
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
@@ -28,7 +29,14 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1
 	}
-	_, _, problems := check(src.name, data, kindMap())
+	cfg, doc, problems := check(src.name, data, kindMap())
+	if len(problems) == 0 {
+		// Some problems show only when plugins are built against the
+		// whole config (a consumer-restriction naming an unknown consumer).
+		if ps := gateway.CheckBuild(cfg, kinds()); len(ps) > 0 {
+			problems = doc.FormatLines(ps)
+		}
+	}
 	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintln(stderr, p)

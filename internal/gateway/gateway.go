@@ -77,6 +77,23 @@ func New(opts Options) (*Gateway, error) {
 	}, nil
 }
 
+// CheckBuild builds every route's plugins, the pools and the router of cfg
+// (already validated) off to the side, then closes them: nothing is started
+// and nothing is served. It finds what only building can, such as a
+// consumer-restriction naming an unknown consumer. `sluice validate` runs it.
+func CheckBuild(cfg *config.Config, kinds []plugin.Kind) config.Problems {
+	discard := slog.New(slog.DiscardHandler)
+	gw, err := New(Options{Kinds: kinds, Logger: discard, Metrics: metrics.New()})
+	if err != nil {
+		return config.Problems{{Msg: err.Error()}}
+	}
+	g, problems := gw.build(cfg, 1)
+	if g != nil {
+		g.close(discard)
+	}
+	return problems
+}
+
 // Kinds returns the plugin kinds by name, for config validation.
 func (gw *Gateway) Kinds() map[string]plugin.Kind { return gw.kinds }
 
