@@ -291,6 +291,12 @@ func (gw *Gateway) finish(rt *route, x *plugin.Exchange, r *http.Request, rec *r
 		} else if pe.Status >= 500 && pe.Status != httperr.StatusClientClosed {
 			gw.log.Warn("request failed", "request_id", requestID(x), "route", x.Route, "upstream", x.Upstream,
 				"target", x.Target, "status", pe.Status, "code", pe.Code, "error", errString(pe.Err))
+		} else if pe.Err != nil && gw.log.Enabled(r.Context(), slog.LevelDebug) {
+			// Why a request was refused (which part of a credential was
+			// wrong) is for operators only, and can be frequent under
+			// attack: debug level.
+			gw.log.Debug("request refused", "request_id", requestID(x), "route", x.Route,
+				"status", pe.Status, "code", pe.Code, "error", pe.Err.Error())
 		}
 	}
 	status := rec.status

@@ -127,6 +127,8 @@ func bodyAllowed(status int) bool {
 // data is what a response_example template sees.
 type data struct {
 	Method, Path, Host, RequestID, Route, RemoteAddr string
+	// Consumer is the caller an authentication plugin identified, or "".
+	Consumer string
 
 	r *http.Request
 	x *plugin.Exchange
@@ -227,7 +229,7 @@ func serveTemplate(w http.ResponseWriter, r *http.Request, tmpl *template.Templa
 	x := plugin.ExchangeOf(r)
 	d := &data{
 		Method: r.Method, Path: r.URL.Path, Host: r.Host,
-		RequestID: x.RequestID, Route: x.Route, RemoteAddr: remoteAddr(r, x),
+		RequestID: x.RequestID, Route: x.Route, RemoteAddr: remoteAddr(r, x), Consumer: x.Consumer,
 		r: r, x: x,
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
