@@ -14,10 +14,15 @@ import (
 	"github.com/sluicegw/sluice/plugins/cors"
 	"github.com/sluicegw/sluice/plugins/headers"
 	"github.com/sluicegw/sluice/plugins/iprestriction"
+	"github.com/sluicegw/sluice/plugins/jwtauth"
 	"github.com/sluicegw/sluice/plugins/keyauth"
+	"github.com/sluicegw/sluice/plugins/limitconn"
+	"github.com/sluicegw/sluice/plugins/limitcount"
+	"github.com/sluicegw/sluice/plugins/limitreq"
 	"github.com/sluicegw/sluice/plugins/maxbody"
 	"github.com/sluicegw/sluice/plugins/mocking"
 	"github.com/sluicegw/sluice/plugins/mtlsauth"
+	"github.com/sluicegw/sluice/plugins/openidconnect"
 	"github.com/sluicegw/sluice/plugins/proxyrewrite"
 	"github.com/sluicegw/sluice/plugins/requestid"
 )
@@ -30,8 +35,9 @@ var version = "dev"
 func kinds() []plugin.Kind {
 	return []plugin.Kind{
 		requestid.Kind, cors.Kind, iprestriction.Kind, maxbody.Kind,
-		keyauth.Kind, basicauth.Kind, mtlsauth.Kind,
+		keyauth.Kind, basicauth.Kind, jwtauth.Kind, openidconnect.Kind, mtlsauth.Kind,
 		consumerrestriction.Kind,
+		limitreq.Kind, limitcount.Kind, limitconn.Kind,
 		headers.Kind, proxyrewrite.Kind, mocking.Kind,
 	}
 }

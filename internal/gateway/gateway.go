@@ -314,7 +314,11 @@ func (gw *Gateway) finish(rt *route, x *plugin.Exchange, r *http.Request, rec *r
 		}
 		rt.metrics.Observe(status, total, x.UpstreamDuration, rec.reqBytes, rec.bytes, retries)
 		if x.Consumer != "" {
-			gw.metrics.Consumer(x.Route, x.Consumer, status)
+			name := x.Consumer
+			if c, ok := rt.consumers[name]; !ok || c != x.Caller {
+				name = "_unlisted" // a token subject, say: unbounded label values
+			}
+			gw.metrics.Consumer(x.Route, name, status)
 		}
 	}
 	if gw.access != nil {

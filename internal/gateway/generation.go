@@ -49,6 +49,9 @@ type route struct {
 	upstream string
 	handler  plugin.Handler
 	metrics  *metrics.Route
+	// consumers are the configured ones: only they get their own metric
+	// label, because openid-connect may name a consumer per token subject.
+	consumers map[string]*plugin.Consumer
 }
 
 // acquire registers a request on g. It fails once g is retired, so a request
@@ -216,7 +219,7 @@ func (gw *Gateway) build(cfg *config.Config, id uint64) (*generation, config.Pro
 			return httperr.ErrNoRoute
 		}))}
 	for i, rc := range cfg.Routes {
-		r := &route{name: rc.Name, upstream: rc.Upstream, metrics: gw.metrics.Route(rc.Name, rc.Upstream)}
+		r := &route{name: rc.Name, upstream: rc.Upstream, metrics: gw.metrics.Route(rc.Name, rc.Upstream), consumers: ids.consumers}
 		var terminal plugin.Handler = noUpstream{}
 		if rc.Upstream != "" {
 			pool, ok := pools[rc.Upstream]
