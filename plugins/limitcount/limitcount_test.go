@@ -20,7 +20,7 @@ import (
 	"github.com/sluicegw/sluice/plugin/plugintest"
 	"github.com/sluicegw/sluice/plugins/internal/limit"
 	"github.com/sluicegw/sluice/plugins/internal/limit/limittest"
-	"github.com/sluicegw/sluice/plugins/internal/redistest"
+	"github.com/sluicegw/sluice/internal/redistest"
 )
 
 // base is aligned to every window the tests use.

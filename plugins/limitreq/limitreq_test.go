@@ -18,7 +18,7 @@ import (
 	"github.com/sluicegw/sluice/plugin/plugintest"
 	"github.com/sluicegw/sluice/plugins/internal/limit"
 	"github.com/sluicegw/sluice/plugins/internal/limit/limittest"
-	"github.com/sluicegw/sluice/plugins/internal/redistest"
+	"github.com/sluicegw/sluice/internal/redistest"
 )
 
 var base = time.Unix(1_800_000_000, 0)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sluicegw/sluice/plugins/internal/redistest"
+	"github.com/sluicegw/sluice/internal/redistest"
 )
 
 // base is aligned to every window the tests use (10s, 60s, 1h).

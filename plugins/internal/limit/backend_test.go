@@ -12,7 +12,7 @@ import (
 
 	"github.com/sluicegw/sluice/plugin"
 	"github.com/sluicegw/sluice/plugins/internal/limit/limittest"
-	"github.com/sluicegw/sluice/plugins/internal/redistest"
+	"github.com/sluicegw/sluice/internal/redistest"
 )
 
 func TestClientShared(t *testing.T) {
