@@ -16,11 +16,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sluicegw/sluice/internal/redistest"
 	"github.com/sluicegw/sluice/plugin"
 	"github.com/sluicegw/sluice/plugin/plugintest"
 	"github.com/sluicegw/sluice/plugins/internal/limit"
 	"github.com/sluicegw/sluice/plugins/internal/limit/limittest"
-	"github.com/sluicegw/sluice/internal/redistest"
 )
 
 // base is aligned to every window the tests use.

@@ -14,11 +14,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sluicegw/sluice/internal/redistest"
 	"github.com/sluicegw/sluice/plugin"
 	"github.com/sluicegw/sluice/plugin/plugintest"
 	"github.com/sluicegw/sluice/plugins/internal/limit"
 	"github.com/sluicegw/sluice/plugins/internal/limit/limittest"
-	"github.com/sluicegw/sluice/internal/redistest"
 )
 
 var base = time.Unix(1_800_000_000, 0)

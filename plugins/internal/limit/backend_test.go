@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicegw/sluice/internal/redistest"
 	"github.com/sluicegw/sluice/plugin"
 	"github.com/sluicegw/sluice/plugins/internal/limit/limittest"
-	"github.com/sluicegw/sluice/internal/redistest"
 )
 
 func TestClientShared(t *testing.T) {
