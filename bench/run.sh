@@ -21,6 +21,8 @@
 #   BENCH_OUT=DIR       also copy raw results and the table into DIR
 #   BENCH_KEEP=1        keep the temp dir (configs, logs) after exit
 #   BENCH_SKIP_SLUICE=1 do not build or run sluice
+#   BENCH_LIMITS=1      also run sluice+auth+limit (key-auth + limit-count local)
+#                       and sluice+limit-redis (limit-count in a local redis-server)
 #
 # Everything listens on 127.0.0.1 and all traffic stays on loopback. Every
 # process the script starts is stopped by its PID on exit; nothing else is
@@ -83,6 +85,10 @@ fi
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v taskset >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v ss >/dev/null 2>&1 || need_apt+=(iproute2)
+BENCH_LIMITS=${BENCH_LIMITS:-1}
+if [[ "$BENCH_LIMITS" == 1 ]] && ! command -v redis-server >/dev/null 2>&1; then
+	need_apt+=(redis-server redis-tools)
+fi
 if ((${#need_apt[@]} > 0)); then
 	SUDO=()
 	if ((EUID != 0)); then
@@ -172,6 +178,10 @@ fi
 port_busy() { [[ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]]; }
 NEXT_PORT=$BENCH_PORT_BASE
 UP_PORT="" NGX_PORT="" PLAIN_PORT="" SL_PORT="" SL_STATUS_PORT="" SLP_PORT="" SLP_STATUS_PORT=""
+SLA_PORT="" SLA_STATUS_PORT="" SLR_PORT="" SLR_STATUS_PORT="" REDIS_PORT=""
+# Every request carries this API key: the key-auth target needs it and the
+# others ignore it, so all targets see the same request bytes.
+BENCH_KEY=bench-key-0123456789
 pick() { # pick VAR: sets VAR to the first free port at or above NEXT_PORT
 	local i p
 	for ((i = 0; i < 200; i++)); do
@@ -191,6 +201,11 @@ pick SL_PORT
 pick SL_STATUS_PORT
 pick SLP_PORT
 pick SLP_STATUS_PORT
+pick SLA_PORT
+pick SLA_STATUS_PORT
+pick SLR_PORT
+pick SLR_STATUS_PORT
+pick REDIS_PORT
 
 # ---------------------------------------------------------------- start
 wait_http() { # name url pid -> 0 when url answers 200 within ~10 s
@@ -200,7 +215,7 @@ wait_http() { # name url pid -> 0 when url answers 200 within ~10 s
 			log "$name (pid $pid) exited during startup"
 			return 1
 		fi
-		if curl -fsS --max-time 1 -o /dev/null "$url" 2>/dev/null; then
+		if curl -fsS --max-time 1 -H "apikey: $BENCH_KEY" -o /dev/null "$url" 2>/dev/null; then
 			return 0
 		fi
 		sleep 0.1
@@ -309,8 +324,14 @@ else
 	log "SKIP plain Go proxy: it did not start"
 fi
 
-sluice_config() { # file port status_port access(true|false) plugins(0|1)
+sluice_config() { # file port status_port access(true|false) plugins(0|1|auth|redis)
 	{
+		if [[ "$5" == redis ]]; then
+			echo "redis: {addr: 127.0.0.1:$REDIS_PORT, timeout: 200ms}"
+		fi
+		if [[ "$5" == auth ]]; then
+			echo "consumers: [{name: bench, credentials: {key-auth: {key: $BENCH_KEY}}}]"
+		fi
 		echo "listeners: [{addr: 127.0.0.1:$2}]"
 		echo "status: {addr: 127.0.0.1:$3}"
 		echo "log: {access: $4}"
@@ -322,9 +343,18 @@ sluice_config() { # file port status_port access(true|false) plugins(0|1)
 		echo "  - name: all"
 		echo "    match: {paths: [\"/*\"]}"
 		echo "    upstream: up"
-		if [[ "$5" == 1 ]]; then
-			echo "global_plugins: [{name: request-id}]"
-		fi
+		case "$5" in
+		1) echo "global_plugins: [{name: request-id}]" ;;
+		auth)
+			echo "    plugins:"
+			echo "      - name: key-auth"
+			echo "      - {name: limit-count, config: {count: 1000000000, window: 1h, key: consumer}}"
+			;;
+		redis)
+			echo "    plugins:"
+			echo "      - {name: limit-count, config: {count: 1000000000, window: 1h, key: ip, policy: redis, on_redis_error: deny}}"
+			;;
+		esac
 	} >"$1"
 }
 
@@ -349,11 +379,27 @@ if [[ "$HAVE_SLUICE" == 1 ]]; then
 	sluice_config "$TMP/sluice-plugins.yaml" "$SLP_PORT" "$SLP_STATUS_PORT" true 1
 	start_sluice sluice "$TMP/sluice.yaml" "$SL_PORT"
 	start_sluice sluice+plugins "$TMP/sluice-plugins.yaml" "$SLP_PORT"
+	if [[ "$BENCH_LIMITS" == 1 ]]; then
+		sluice_config "$TMP/sluice-auth.yaml" "$SLA_PORT" "$SLA_STATUS_PORT" false auth
+		start_sluice sluice+auth+limit "$TMP/sluice-auth.yaml" "$SLA_PORT"
+		# Redis shares CPU 1 with the proxies: its work is part of the cost.
+		log "redis-server on 127.0.0.1:$REDIS_PORT"
+		"${PIN_SERVER[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+			--dir "$TMP" >"$TMP/redis.log" 2>&1 &
+		REDIS_PID=$!
+		PIDS+=("$REDIS_PID")
+		for ((k = 0; k < 50; k++)); do
+			redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+		sluice_config "$TMP/sluice-redis.yaml" "$SLR_PORT" "$SLR_STATUS_PORT" false redis
+		start_sluice sluice+limit-redis "$TMP/sluice-redis.yaml" "$SLR_PORT"
+	fi
 fi
 
 # Every target must return the upstream's body before anything is measured.
 for i in "${!T_NAME[@]}"; do
-	got=$(curl -fsS --max-time 2 "http://127.0.0.1:${T_PORT[$i]}/bench" || true)
+	got=$(curl -fsS --max-time 2 -H "apikey: $BENCH_KEY" "http://127.0.0.1:${T_PORT[$i]}/bench" || true)
 	[[ "$got" == "{}" ]] || die "${T_NAME[$i]} returned '$got' instead of '{}'"
 done
 
@@ -398,17 +444,27 @@ budget_left() { # seconds before the measuring budget runs out
 	echo $((BENCH_MAX_SECONDS - ($(date +%s) - MEASURE_TS)))
 }
 
+redis_commands() { # EVALSHA and EVAL calls (client round trips) so far, or empty
+	# Not total_commands_processed: that also counts the redis.call()s run
+	# inside each script.
+	[[ -n "${REDIS_PID:-}" ]] || return 0
+	redis-cli -p "$REDIS_PORT" info commandstats 2>/dev/null |
+		awk -F'[:=,]' '/^cmdstat_(evalsha|eval):/ {n += $3} END {print n + 0}'
+}
+REDIS_CALLS=0 REDIS_REQS=0
 SKIPPED_RUNS=0
 RETRIED_RUNS=0
 measure_once() { # index conns -> sets M_* ; non-zero if wrk failed or its output did not parse
 	local i=$1 conns=$2
 	local name=${T_NAME[$i]} url="http://127.0.0.1:${T_PORT[$i]}/" pid=${T_PID[$i]}
 	local out p0 u0 p1 u1 c0 c1 t0 t1 ours
+	M_RCALLS=""
+	[[ "$name" == sluice+limit-redis ]] && M_RCALLS=$(redis_commands)
 	p0=$(proc_ticks "$pid")
 	u0=$(proc_ticks "$UP_PID")
 	c0=$(cpu1_busy)
 	t0=$(date +%s%N)
-	if ! out=$(timeout $((DUR_S + 20)) "${PIN_CLIENT[@]}" wrk -t1 "-c$conns" "-d$DUR" --latency "$url" 2>&1); then
+	if ! out=$(timeout $((DUR_S + 20)) "${PIN_CLIENT[@]}" wrk -t1 "-c$conns" "-d$DUR" -H "apikey: $BENCH_KEY" --latency "$url" 2>&1); then
 		log "wrk against $name failed: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
 		return 1
 	fi
@@ -416,6 +472,7 @@ measure_once() { # index conns -> sets M_* ; non-zero if wrk failed or its outpu
 	c1=$(cpu1_busy)
 	p1=$(proc_ticks "$pid")
 	u1=$(proc_ticks "$UP_PID")
+	[[ -n "$M_RCALLS" ]] && M_RCALLS=$(($(redis_commands) - M_RCALLS))
 	M_RPS=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
 	M_P50=$(to_us "$(awk '$1 == "50%" {print $2}' <<<"$out")")
 	M_REQS=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -463,6 +520,10 @@ run_wrk() { # round index conns: one recorded run, retried while other work dist
 		fi
 		break
 	done
+	if [[ -n "$M_RCALLS" ]]; then # only runs that are recorded count
+		REDIS_CALLS=$((REDIS_CALLS + M_RCALLS))
+		REDIS_REQS=$((REDIS_REQS + M_REQS))
+	fi
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$conns" "$M_RPS" "$M_P50" "$M_REQS" "$M_PCPU" "$M_UCPU" "$M_ERRS" "$M_FOREIGN" >>"$RAW"
 	if ((M_ERRS > 0)); then
 		log "WARNING: $name had $M_ERRS errors / non-2xx responses in round $round (c$conns)"
@@ -508,7 +569,7 @@ MEASURE_TS=$(date +%s)
 
 # Warm-up (not recorded): fills connection pools, faults in memory.
 for i in "${!T_NAME[@]}"; do
-	if ! timeout 20 "${PIN_CLIENT[@]}" wrk -t1 "-c$CONNS" -d1s "http://127.0.0.1:${T_PORT[$i]}/" >/dev/null 2>&1; then
+	if ! timeout 20 "${PIN_CLIENT[@]}" wrk -t1 "-c$CONNS" -d1s -H "apikey: $BENCH_KEY" "http://127.0.0.1:${T_PORT[$i]}/" >/dev/null 2>&1; then
 		log "warm-up of ${T_NAME[$i]} failed"
 	fi
 done
@@ -540,7 +601,7 @@ SSE_MAX=$((SSE_N * 5 / 1000 + 10))
 for i in "${!T_NAME[@]}"; do
 	sse_out="$TMP/sse-${T_NAME[$i]}.out"
 	for ((k = 1; k <= SSE_REPS; k++)); do
-		if tm=$(timeout $((SSE_MAX + 5)) "${PIN_CLIENT[@]}" curl -sS -N --max-time "$SSE_MAX" -o "$sse_out" -w '%{time_starttransfer}\t%{time_total}' \
+		if tm=$(timeout $((SSE_MAX + 5)) "${PIN_CLIENT[@]}" curl -sS -N --max-time "$SSE_MAX" -H "apikey: $BENCH_KEY" -o "$sse_out" -w '%{time_starttransfer}\t%{time_total}' \
 			"http://127.0.0.1:${T_PORT[$i]}/sse?n=$SSE_N&gap=5ms"); then
 			ev=$(grep -c "^data:" "$sse_out" || true)
 			printf '%s\t%s\t%s\n' "${T_NAME[$i]}" "$ev" "$tm" >>"$SSE"
@@ -587,6 +648,13 @@ D_P50=$(median direct 1 5)
 	if [[ "$HAVE_SLUICE" != 1 ]] || [[ " ${T_NAME[*]} " != *" sluice "* ]]; then
 		echo "| sluice | pending: not built/started in this run | | | | | |"
 	fi
+	S_RPS=$(median sluice "$CONNS" 4)
+	for name in sluice+auth+limit sluice+limit-redis; do
+		rps=$(median "$name" "$CONNS" 4)
+		[[ -n "$rps" && -n "$S_RPS" ]] || continue
+		echo
+		echo "- $name / sluice (same route without the plugins): $(ratio "$rps" "$S_RPS")x req/s"
+	done
 } >"$TABLE"
 
 SSE_TABLE="$TMP/sse.md"
@@ -633,6 +701,13 @@ D_TTFB=$(sse_median direct 3)
 	echo
 	echo "## SSE ($SSE_N events 5 ms apart; median of $SSE_REPS streams, one at a time)"
 	cat "$SSE_TABLE"
+	if ((REDIS_REQS > 0)); then
+		echo
+		echo "## Redis round trips (sluice+limit-redis)"
+		echo "- script calls (EVALSHA + EVAL, from INFO commandstats) during the recorded runs: $REDIS_CALLS" \
+			"for $REDIS_REQS completed requests: $(awk -v c="$REDIS_CALLS" -v n="$REDIS_REQS" 'BEGIN {printf "%.3f", c / n}')" \
+			"round trips per request (requests still in flight when wrk stops add a few calls)"
+	fi
 }
 
 if [[ -n "${BENCH_OUT:-}" ]]; then
