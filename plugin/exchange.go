@@ -87,6 +87,10 @@ type Error struct {
 	Public string      // safe to show the client
 	Header http.Header // extra response headers (Retry-After, WWW-Authenticate); may be nil
 	Err    error       // logged with the request ID, never sent
+	// Logged says the plugin has logged the cause itself (rate-limited, as
+	// for a Redis outage that would otherwise log every request), so the
+	// gateway does not log this request's error again.
+	Logged bool
 }
 
 func (e *Error) Error() string {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,7 @@ func TestClusterLimitExact(t *testing.T) {
 	const limit, clients, perClient = 100, 30, 10 // 300 requests for 100 slots
 
 	var urls []string
+	var procs []*proc
 	for i := 0; i < 3; i++ {
 		addr, status := freePort(t), freePort(t)
 		cfg := writeFile(t, fmt.Sprintf("sluice-%d.yaml", i), fmt.Sprintf(`listeners: [{addr: %q}]
@@ -36,7 +38,7 @@ routes:
       - name: mocking
         config: {response_example: ok}
 `, addr, status, rs.Addr(), limit))
-		startProc(t, cfg)
+		procs = append(procs, startProc(t, cfg))
 		url := "http://" + addr + "/api"
 		waitUntil(t, "gateway "+addr, func() bool { c, _ := body("http://" + status + "/readyz"); return c == 200 })
 		urls = append(urls, url)
@@ -72,11 +74,22 @@ routes:
 			limit, ok.Load(), limited.Load(), other.Load(), limit, clients*perClient-limit)
 	}
 
-	// Redis down: deny means 503 limit_unavailable from every gateway.
+	// Redis down: deny means 503 limit_unavailable from every gateway, and
+	// the outage is logged once per interval, not once per request.
 	rs.Kill()
-	for _, u := range urls {
+	for i := 0; i < 20; i++ {
+		u := urls[i%len(urls)]
 		if code, body := body(u); code != http.StatusServiceUnavailable {
 			t.Errorf("with Redis down, GET %s = %d %s; want 503", u, code, body)
+		}
+	}
+	for i, p := range procs {
+		logs := p.stderr.String()
+		if n := strings.Count(logs, "redis failed"); n != 1 {
+			t.Errorf("gateway %d logged %d 'redis failed' lines for 6-7 failed requests; want 1 (once per interval)", i, n)
+		}
+		if strings.Contains(logs, "request failed") {
+			t.Errorf("gateway %d logged each refused request:\n%s", i, logs)
 		}
 	}
 	// Back up: the counter (persistence is off, so it restarted empty)

@@ -288,7 +288,7 @@ func (gw *Gateway) finish(rt *route, x *plugin.Exchange, r *http.Request, rec *r
 		if pe == errAborted {
 			gw.log.Warn("response aborted after it started", "request_id", requestID(x), "route", x.Route,
 				"upstream", x.Upstream, "target", x.Target)
-		} else if pe.Status >= 500 && pe.Status != httperr.StatusClientClosed {
+		} else if pe.Status >= 500 && pe.Status != httperr.StatusClientClosed && !pe.Logged {
 			gw.log.Warn("request failed", "request_id", requestID(x), "route", x.Route, "upstream", x.Upstream,
 				"target", x.Target, "status", pe.Status, "code", pe.Code, "error", errString(pe.Err))
 		} else if pe.Err != nil && gw.log.Enabled(r.Context(), slog.LevelDebug) {

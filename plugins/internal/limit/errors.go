@@ -21,7 +21,8 @@ func Reject(status int, msg string, h http.Header) *plugin.Error {
 
 // Unavailable returns the error of a request refused because Redis failed
 // and on_redis_error is deny: 503 with Retry-After 1, the Redis error going
-// to the log only.
+// to the log only: the backend logs it once per interval, so the gateway
+// is told not to log every request.
 func Unavailable(err error) *plugin.Error {
 	h := make(http.Header, 1)
 	h.Set(HeaderRetryAfter, "1")
@@ -31,5 +32,6 @@ func Unavailable(err error) *plugin.Error {
 		Public: "rate limiting is unavailable, try again shortly",
 		Header: h,
 		Err:    err,
+		Logged: true,
 	}
 }
