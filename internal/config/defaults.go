@@ -34,6 +34,7 @@ func defaultListener() Listener {
 		MaxHeaderBytes:    64 << 10,
 		MaxRequestBody:    32 << 20,
 		HTTP2:             HTTP2{MaxConcurrentStreams: 250},
+		Server:            "sluice",
 	}
 }
 
@@ -112,6 +113,7 @@ func ApplyDefaults(c *Config) {
 		setZero(&l.IdleTimeout, dl.IdleTimeout)
 		setZero(&l.MaxHeaderBytes, dl.MaxHeaderBytes)
 		setZero(&l.HTTP2.MaxConcurrentStreams, dl.HTTP2.MaxConcurrentStreams)
+		setZero(&l.Server, dl.Server)
 	}
 	du, dt, dh := defaultUpstream(), defaultTarget(), defaultHealthCheck()
 	for i := range c.Upstreams {

@@ -40,6 +40,7 @@ var fieldDocs = map[string]string{
 	"Listener.MaxHeaderBytes":         "MaxHeaderBytes bounds request line plus headers. Default 64KiB.",
 	"Listener.MaxRequestBody":         "MaxRequestBody is the largest request body accepted (413 past it). Default 32MiB; 0 means unlimited.",
 	"Listener.ReadHeaderTimeout":      "ReadHeaderTimeout bounds reading request headers. Default 10s.",
+	"Listener.Server":                 "Server picks the HTTP/1.1 server of a plain listener: sluice (default; Sluice's own, about 10% less CPU per request, stricter against request smuggling) | net/http (Go's standard server). TLS and h2c listeners always use net/http, for HTTP/2.",
 	"Listener.TLS":                    "TLS turns on HTTPS (and HTTP/2 by ALPN) when set.",
 	"ListenerTLS.Certificates":        "Certificates are PEM files; the one matching the SNI name is served.",
 	"ListenerTLS.ClientAuth":          "ClientAuth, with ClientCA: require (default; a handshake without a valid client certificate fails) | verify_if_given (a client may connect without one, so routes without mtls-auth stay open to it; a certificate that is given must be valid).",

@@ -61,6 +61,11 @@ type Listener struct {
 	MaxRequestBody Size `json:"max_request_body"`
 	// HTTP2 configures HTTP/2 (TLS listeners, or h2c when enabled).
 	HTTP2 HTTP2 `json:"http2"`
+	// Server picks the HTTP/1.1 server of a plain listener: sluice (default;
+	// Sluice's own, about 10% less CPU per request, stricter against
+	// request smuggling) | net/http (Go's standard server). TLS and h2c
+	// listeners always use net/http, for HTTP/2.
+	Server string `json:"server"`
 }
 
 // ListenerTLS configures a listener's certificates and optional client auth.

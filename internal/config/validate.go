@@ -30,6 +30,8 @@ var (
 	// HashOnForms are the hash_on forms; NAME is a header, cookie or query
 	// parameter name.
 	HashOnForms = []string{"header:NAME", "cookie:NAME", "query:NAME", "ip", "consumer", "path"}
+	// ListenerServers are the HTTP/1.1 servers a plain listener can use.
+	ListenerServers = []string{"sluice", "net/http"}
 	// AuthModes combine a route's authentication plugins.
 	AuthModes = []string{"any", "all"}
 	// ClientAuths are the listener's client-certificate policies.
@@ -130,6 +132,7 @@ func (v validator) listeners(ls []Listener) {
 		if l.MaxRequestBody < 0 {
 			v.add(p.with("max_request_body"), "must not be negative (0 means unlimited)")
 		}
+		v.oneOf(p.with("server"), l.Server, ListenerServers)
 		if l.HTTP2.MaxConcurrentStreams <= 0 {
 			v.add(p.with("http2", "max_concurrent_streams"), "must be greater than 0 (remove it for the default, 250)")
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sluicegw/sluice/internal/config"
+	"github.com/sluicegw/sluice/internal/h1server"
 	"github.com/sluicegw/sluice/internal/metrics"
 )
 
@@ -25,10 +26,18 @@ import (
 // changes them is applied to routes and upstreams only (and says so).
 type Server struct {
 	log     *slog.Logger
-	proxies []*http.Server
+	proxies []httpServer
 	lns     []net.Listener
 	status  *http.Server
 	statusL net.Listener
+}
+
+// httpServer is what serves one proxy listener: net/http's server, or
+// h1server's for plain HTTP/1.1 listeners.
+type httpServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
 }
 
 // Listen binds every listener of cfg. Nothing is served until Serve.
@@ -36,19 +45,32 @@ func Listen(cfg *config.Config, gw *Gateway, m *metrics.Metrics, log *slog.Logge
 	s := &Server{log: log}
 	errLog := slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelDebug)
 	for i, lc := range cfg.Listeners {
-		srv, err := newServer(lc, gw)
-		if err != nil {
-			s.closeListeners()
-			return nil, fmt.Errorf("listeners[%d] (%s): %w", i, lc.Addr, err)
+		var srv httpServer
+		var tc *tls.Config
+		if lc.TLS == nil && !lc.HTTP2.H2C && lc.Server != "net/http" {
+			srv = &h1server.Server{
+				Handler:           gw.Handler(int64(lc.MaxRequestBody), lc.BodyIdleTimeout.D()),
+				ReadHeaderTimeout: lc.ReadHeaderTimeout.D(),
+				IdleTimeout:       lc.IdleTimeout.D(),
+				MaxHeaderBytes:    int(lc.MaxHeaderBytes),
+				ErrorLog:          log.With("component", "http"),
+			}
+		} else {
+			std, err := newServer(lc, gw)
+			if err != nil {
+				s.closeListeners()
+				return nil, fmt.Errorf("listeners[%d] (%s): %w", i, lc.Addr, err)
+			}
+			std.ErrorLog = errLog
+			srv, tc = std, std.TLSConfig
 		}
-		srv.ErrorLog = errLog
 		ln, err := net.Listen("tcp", lc.Addr)
 		if err != nil {
 			s.closeListeners()
 			return nil, fmt.Errorf("listeners[%d]: %w", i, err)
 		}
-		if srv.TLSConfig != nil {
-			ln = tls.NewListener(ln, srv.TLSConfig)
+		if tc != nil {
+			ln = tls.NewListener(ln, tc)
 		}
 		s.proxies = append(s.proxies, srv)
 		s.lns = append(s.lns, ln)
@@ -172,7 +194,7 @@ func (s *Server) StatusAddr() net.Addr {
 func (s *Server) Serve() error {
 	var wg sync.WaitGroup
 	errc := make(chan error, len(s.proxies)+1)
-	serve := func(srv *http.Server, ln net.Listener) {
+	serve := func(srv httpServer, ln net.Listener) {
 		defer wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("serving %s: %w", ln.Addr(), err)
@@ -200,7 +222,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var first error
 	for _, srv := range s.proxies {
 		wg.Add(1)
-		go func(srv *http.Server) {
+		go func(srv httpServer) {
 			defer wg.Done()
 			if err := srv.Shutdown(ctx); err != nil {
 				_ = srv.Close()

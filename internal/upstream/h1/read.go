@@ -217,7 +217,7 @@ func frame(resp *http.Response, b *body, method string) error {
 		delete(h, "Transfer-Encoding")
 		if resp.ProtoMinor >= 1 { // HTTP/1.0 has no transfer codings (net/http ignores it too)
 			// Like nginx and net/http: one field, exactly "chunked".
-			if len(te) != 1 || !strings.EqualFold(te[0], "chunked") {
+			if len(te) != 1 || !asciiEqualFold(te[0], "chunked") {
 				return malformed("unsupported Transfer-Encoding %q", te)
 			}
 			chunked = true

@@ -180,6 +180,8 @@ func TestMalformedResponses(t *testing.T) {
 		{"header too long", "HTTP/1.1 200 OK\nX: " + strings.Repeat("a", MaxHeaderBytes) + "\n\n"},
 		{"bad trailer key", "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\nTrailer: Content-Length\n\n0\n\n"},
 		{"EOF in headers", "HTTP/1.1 200 OK\nX: a\n"},
+		// A Kelvin sign folds to k under Unicode rules: not "chunked".
+		{"unicode chunked", "HTTP/1.1 200 OK\nTransfer-Encoding: chun\u212aed\n\n0\n\n"},
 		{"empty", ""},
 	}
 	for _, tt := range tests {

@@ -115,7 +115,7 @@ func Supports(req *http.Request) bool {
 		return false
 	}
 	for _, v := range h["Expect"] {
-		if strings.EqualFold(trimOWS(v), "100-continue") {
+		if asciiEqualFold(trimOWS(v), "100-continue") {
 			return false
 		}
 	}

@@ -86,7 +86,7 @@ func hasToken(values []string, token string) bool {
 		for len(v) > 0 {
 			var f string
 			f, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(trimOWS(f), token) {
+			if asciiEqualFold(trimOWS(f), token) {
 				return true
 			}
 		}
@@ -159,4 +159,26 @@ func canonicalKey(k string) (string, bool) {
 		return v, true
 	}
 	return string(b), true
+}
+
+// asciiEqualFold is strings.EqualFold for ASCII only. Header tokens are
+// ASCII; strings.EqualFold would also match "chun\u212aed" (a Kelvin sign
+// folds to k) as "chunked", a framing another parser would disagree with.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

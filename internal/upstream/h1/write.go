@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 )
 
 // requestError is a request that cannot be sent as given.
@@ -143,15 +142,15 @@ func writeField(bw *bufio.Writer, k, v string) {
 func excludedHeader(k string) bool {
 	switch len(k) {
 	case 4:
-		return strings.EqualFold(k, "Host")
+		return asciiEqualFold(k, "Host")
 	case 7:
-		return strings.EqualFold(k, "Trailer")
+		return asciiEqualFold(k, "Trailer")
 	case 10:
-		return strings.EqualFold(k, "User-Agent")
+		return asciiEqualFold(k, "User-Agent")
 	case 14:
-		return strings.EqualFold(k, "Content-Length")
+		return asciiEqualFold(k, "Content-Length")
 	case 17:
-		return strings.EqualFold(k, "Transfer-Encoding")
+		return asciiEqualFold(k, "Transfer-Encoding")
 	}
 	return false
 }
