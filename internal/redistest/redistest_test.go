@@ -2,7 +2,10 @@ package redistest
 
 import (
 	"context"
+	"fmt"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestKillRestart(t *testing.T) {
@@ -54,5 +57,33 @@ func TestPassword(t *testing.T) {
 	}
 	if err := s.Client("pw").Ping(ctx).Err(); err != nil {
 		t.Errorf("PING with the password: %v", err)
+	}
+}
+
+func TestCluster(t *testing.T) {
+	t.Parallel()
+	nodes := StartCluster(t, 3)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: Addrs(nodes)})
+	defer c.Close()
+	ctx := context.Background()
+	// Keys in different slots land on different nodes and still work.
+	for i := 0; i < 50; i++ {
+		k := fmt.Sprintf("k%d", i)
+		if err := c.Set(ctx, k, i, 0).Err(); err != nil {
+			t.Fatalf("SET %s: %v", k, err)
+		}
+	}
+	var per []int64
+	for _, s := range nodes {
+		n, err := s.Client().DBSize(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		per = append(per, n)
+	}
+	for i, n := range per {
+		if n == 0 {
+			t.Errorf("node %d holds no keys (%v): the slots are not spread", i, per)
+		}
 	}
 }

@@ -520,3 +520,61 @@ func benchRequestOnce(b *testing.B, h plugin.Handler) {
 		b.Fatal(err)
 	}
 }
+
+// TestExactOnRedisCluster: the same exactness on a real three-node Redis
+// Cluster, with one counter per tenant so that the keys land in different
+// slots on different nodes (each script touches one key, so no hash tags
+// are needed).
+func TestExactOnRedisCluster(t *testing.T) {
+	t.Parallel()
+	nodes := redistest.StartCluster(t, 3)
+	const count, tenants, perTenant, workers = 20, 8, 50, 60
+	cfg := fmt.Sprintf(`{"count":%d,"window":"60s","policy":"redis","on_redis_error":"deny","key":"header:X-Tenant"}`, count)
+	clock := limittest.NewClock(base)
+	var gateways []plugin.Handler
+	for i := range 3 {
+		hs := limittest.New(t, "cluster")
+		hs.Env.Redis = &plugin.RedisConfig{Addrs: redistest.Addrs(nodes), Cluster: true, PoolSize: 10 + i, Timeout: testTimeout}
+		gateways = append(gateways, handler(t, kindWith(limit.Options{Now: clock.Now}), hs.Env, cfg))
+	}
+	var ok [tenants]atomic.Int64
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n := next.Add(1) - 1
+				if n >= tenants*perTenant {
+					return
+				}
+				tenant := int(n) % tenants
+				res := get(gateways[w%3], "203.0.113.9", "/", fmt.Sprintf("X-Tenant: tenant-%d", tenant))
+				switch res.Code {
+				case 200:
+					ok[tenant].Add(1)
+				case 429:
+				default:
+					t.Errorf("status %d: %v", res.Code, res.Err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range ok {
+		if got := ok[i].Load(); got != count {
+			t.Errorf("tenant-%d: %d allowed of %d; want exactly %d", i, got, perTenant, count)
+		}
+	}
+	// The counters really are spread over the nodes.
+	spread := 0
+	for _, s := range nodes {
+		if n, err := s.Client().DBSize(context.Background()).Result(); err == nil && n > 0 {
+			spread++
+		}
+	}
+	if spread < 2 {
+		t.Errorf("counters on %d node(s); want them spread over the cluster", spread)
+	}
+}
