@@ -10,6 +10,7 @@ package redistest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -36,6 +37,8 @@ type Server struct {
 	port int
 	args []string
 
+	tls bool // serves only TLS, on port (see StartTLS)
+
 	mu   sync.Mutex
 	proc *os.Process
 	done chan error // receives the process's exit
@@ -47,6 +50,24 @@ type Server struct {
 // answer within 10 seconds.
 func Start(tb testing.TB, args ...string) *Server {
 	tb.Helper()
+	return start(tb, false, args)
+}
+
+// StartTLS starts a redis-server that speaks only TLS on its port, with the
+// PEM files given, and requires client certificates signed by caFile when
+// requireClientCert is true.
+func StartTLS(tb testing.TB, certFile, keyFile, caFile string, requireClientCert bool, args ...string) *Server {
+	tb.Helper()
+	auth := "no"
+	if requireClientCert {
+		auth = "yes"
+	}
+	return start(tb, true, append([]string{"--tls-cert-file", certFile, "--tls-key-file", keyFile,
+		"--tls-ca-cert-file", caFile, "--tls-auth-clients", auth}, args...))
+}
+
+func start(tb testing.TB, tlsOnly bool, args []string) *Server {
+	tb.Helper()
 	if _, err := os.Stat(Binary); err != nil {
 		if p, lerr := exec.LookPath("redis-server"); lerr == nil {
 			Binary = p
@@ -54,7 +75,7 @@ func Start(tb testing.TB, args ...string) *Server {
 			tb.Fatalf("redistest: %s not found: install redis-server (apt-get install redis-server)", Binary)
 		}
 	}
-	s := &Server{tb: tb, dir: tb.TempDir(), args: args}
+	s := &Server{tb: tb, dir: tb.TempDir(), args: args, tls: tlsOnly}
 	var err error
 	for range 5 { // another process may take the free port before redis does
 		if s.port, err = freePort(); err != nil {
@@ -151,12 +172,16 @@ func (s *Server) Calls() map[string]int64 {
 }
 
 func (s *Server) start() error {
-	args := append([]string{
-		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+	port := []string{"--port", strconv.Itoa(s.port)}
+	if s.tls {
+		port = []string{"--port", "0", "--tls-port", strconv.Itoa(s.port)}
+	}
+	args := append(append(port,
+		"--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no",
 		"--dir", s.dir, "--daemonize", "no", "--protected-mode", "no",
 		"--logfile", filepath.Join(s.dir, "redis.log"),
-	}, s.args...)
+	), s.args...)
 	cmd := exec.Command(Binary, args...)
 	cmd.Dir = s.dir
 	setDeathSignal(cmd)
@@ -173,7 +198,7 @@ func (s *Server) start() error {
 			return fmt.Errorf("redis-server on port %d exited (%v): %s", s.port, err, lastLines(string(log), 5))
 		default:
 		}
-		if ping(s.Addr()) == nil {
+		if ping(s.Addr(), s.tls) == nil {
 			s.mu.Lock()
 			s.proc, s.done = cmd.Process, exited
 			s.mu.Unlock()
@@ -182,7 +207,8 @@ func (s *Server) start() error {
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
 			<-exited
-			return fmt.Errorf("redis-server on port %d did not answer within 10s", s.port)
+			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+			return fmt.Errorf("redis-server on port %d did not answer within 10s: %s", s.port, lastLines(string(log), 5))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -196,8 +222,26 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+func ping(addr string, useTLS bool) error {
+	err := ping1(addr, useTLS)
+	// A TLS server that requires client certificates refuses the readiness
+	// check (in TLS 1.3, on the first read), which still shows it is up.
+	if useTLS && err != nil && strings.Contains(err.Error(), "certificate required") {
+		return nil
+	}
+	return err
+}
+
+func ping1(addr string, useTLS bool) error {
+	var c net.Conn
+	var err error
+	if useTLS {
+		// Readiness only: the test's client verifies the certificate.
+		d := &net.Dialer{Timeout: time.Second}
+		c, err = tls.DialWithDialer(d, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	} else {
+		c, err = net.DialTimeout("tcp", addr, time.Second)
+	}
 	if err != nil {
 		return err
 	}
