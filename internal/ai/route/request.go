@@ -1,0 +1,129 @@
+package route
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/sluicegw/sluice/internal/ai/anthropic"
+	"github.com/sluicegw/sluice/internal/ai/openai"
+	"github.com/sluicegw/sluice/internal/ai/translate"
+)
+
+// request is a decoded, validated client request and its upstream forms.
+type request struct {
+	api    string
+	op     operation
+	model  string
+	stream bool
+	// clientUsage says an OpenAI client asked for the usage chunk itself;
+	// when it did not, the one Sluice asks for is not relayed.
+	clientUsage bool
+
+	oai *openai.ChatRequest
+	ant *anthropic.MessagesRequest
+	emb *openai.EmbeddingRequest
+
+	forms [2]*form // by wire
+}
+
+// form is the request in one provider API, or why it cannot be.
+type form struct {
+	oai *openai.ChatRequest
+	ant *anthropic.MessagesRequest
+	emb *openai.EmbeddingRequest
+	err error
+}
+
+// paramError is a client error about one parameter.
+type paramError struct {
+	param, msg string
+}
+
+func (e *paramError) Error() string { return e.msg }
+
+// decodeRequest decodes and validates a request body of api and op.
+func decodeRequest(api string, op operation, body []byte) (*request, *paramError) {
+	q := &request{api: api, op: op}
+	var err error
+	switch {
+	case op == opEmbeddings:
+		if q.emb, err = openai.DecodeEmbeddingRequest(body); err == nil {
+			err = q.emb.Validate()
+			q.model = q.emb.Model
+		}
+	case api == APIAnthropic:
+		if q.ant, err = anthropic.DecodeMessagesRequest(body); err == nil {
+			err = q.ant.Validate()
+			q.model, q.stream = q.ant.Model, q.ant.Stream
+		}
+	default:
+		if q.oai, err = openai.DecodeChatRequest(body); err == nil {
+			err = q.oai.Validate()
+			q.model, q.stream = q.oai.Model, q.oai.Stream
+			// Ask every OpenAI-type upstream for exact stream usage.
+			q.clientUsage = openai.ForceIncludeUsage(q.oai)
+		}
+	}
+	if err == nil {
+		return q, nil
+	}
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return nil, &paramError{msg: "the request body is not valid JSON: " + err.Error()}
+	case errors.As(err, &te):
+		return nil, &paramError{param: te.Field, msg: "the request body has the wrong type at " + te.Field + ": " + err.Error()}
+	}
+	msg := err.Error()
+	param, _, _ := strings.Cut(msg, ":")
+	if strings.ContainsAny(param, " \"") {
+		param = ""
+	}
+	return nil, &paramError{param: param, msg: msg}
+}
+
+// upstream returns the request in the API w speaks, translating once.
+func (q *request) upstream(w wire) (*form, error) {
+	if f := q.forms[w]; f != nil {
+		return f, f.err
+	}
+	f := &form{}
+	switch {
+	case q.op == opEmbeddings:
+		f.emb = q.emb
+	case q.oai != nil && w == wireOpenAI:
+		f.oai = q.oai
+	case q.ant != nil && w == wireAnthropic:
+		f.ant = q.ant
+	case q.oai != nil:
+		f.ant, f.err = translate.ToAnthropicRequest(q.oai, translate.Options{})
+	default:
+		f.oai, f.err = translate.ToOpenAIRequest(q.ant, translate.Options{})
+	}
+	var pe *translate.ParamError
+	if errors.As(f.err, &pe) {
+		f.err = &paramError{param: pe.Param, msg: pe.Error()}
+	}
+	q.forms[w] = f
+	return f, f.err
+}
+
+// body encodes the form for one provider model.
+func (f *form) body(model string) ([]byte, error) {
+	switch {
+	case f.emb != nil:
+		r := *f.emb
+		r.Model = model
+		return json.Marshal(r)
+	case f.ant != nil:
+		r := *f.ant
+		r.Model = model
+		return json.Marshal(r)
+	default:
+		r := *f.oai
+		r.Model = model
+		return json.Marshal(r)
+	}
+}

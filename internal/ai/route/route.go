@@ -1,0 +1,313 @@
+// Package route is the terminal handler of an `ai` route: one OpenAI- and
+// Anthropic-compatible endpoint in front of the route's LLM providers.
+//
+// A Handler serves, matched by path suffix so a route on /v1/* works:
+//
+//	POST .../chat/completions   OpenAI chat, streaming or not
+//	POST .../embeddings         OpenAI embeddings (OpenAI-type targets only)
+//	GET  .../models             the route's model names
+//	POST .../messages           Anthropic messages, streaming or not
+//
+// The client's model name picks a Model, whose targets are tried in the
+// order its strategy gives. A request is translated (internal/ai/translate)
+// when the ingress API and the target's API differ, and passed through with
+// its unknown members otherwise. Retries and fallbacks happen only before
+// the first byte reaches the client: a stream is committed to a target at
+// its first content event, then relayed event by event, flushing each one.
+//
+// Errors are written by the Handler itself, in the ingress API's own shape
+// (OpenAI's {"error":{...}} or Anthropic's {"type":"error",...}), because
+// the gateway's generic plugin.Error rendering has neither shape. After
+// writing one, ServeHTTP returns nil for a caller's fault and a
+// *plugin.Error for an upstream failure, so the gateway logs the cause
+// without writing a second response.
+package route
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sluicegw/sluice/internal/ai"
+	"github.com/sluicegw/sluice/plugin"
+)
+
+// Response headers naming what served a request.
+const (
+	HeaderProvider = "X-Sluice-Provider"
+	HeaderModel    = "X-Sluice-Model"
+)
+
+// Ingress APIs, as Result.API.
+const (
+	APIOpenAI    = "openai"
+	APIAnthropic = "anthropic"
+)
+
+// Result describes one request after it is done, for OnDone.
+type Result struct {
+	API       string // APIOpenAI or APIAnthropic: how the client spoke
+	Operation string // "chat", "embeddings" or "models"
+	Model     string // the model name the client asked for
+	Stream    bool
+
+	// Provider and ProviderModel name the target that served the request,
+	// or the last one tried when none did.
+	Provider      string
+	ProviderModel string
+
+	// Usage is exact: read from the provider's response or stream. UsageKnown
+	// is false when the provider reported none (a failure, a cut stream).
+	Usage      ai.Usage
+	UsageKnown bool
+
+	Attempts  int // upstream requests sent
+	Fallbacks int // targets moved on to after the first
+	// TimeToFirstToken is the time from the request's arrival to the
+	// commit: the first content event of a stream, or the whole answer.
+	TimeToFirstToken time.Duration
+	Duration         time.Duration
+
+	Status int // the status written to the client
+	// ErrorKind is "" on success, else one of: invalid_request,
+	// model_not_found, body_too_large, unsupported_parameter,
+	// rate_limited, upstream_error, upstream_timeout, connect_failure,
+	// stream_stalled, stream_cut, stream_error, timeout, client_closed.
+	ErrorKind string
+}
+
+// Handler is the terminal handler of an ai route. It is safe for
+// concurrent use.
+type Handler struct {
+	models    map[string]*modelRoute
+	wildcard  *modelRoute
+	names     []string
+	retryOn   retryOn
+	attempts  int
+	backoff   time.Duration
+	maxBack   time.Duration
+	afterCap  time.Duration
+	timeouts  Timeouts
+	health    Health
+	maxBody   int64
+	onDone    func(*http.Request, Result)
+	log       *slog.Logger
+	now       func() time.Time
+	providers map[string]*provider
+}
+
+// New validates cfg and builds its Handler.
+func New(cfg Config) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		models:    map[string]*modelRoute{},
+		retryOn:   newRetryOn(cfg.Retry.On),
+		attempts:  max(cfg.Retry.Attempts, 1),
+		backoff:   cmp.Or(cfg.Retry.Backoff, DefaultBackoff),
+		maxBack:   cmp.Or(cfg.Retry.MaxBackoff, DefaultMaxBackoff),
+		afterCap:  cfg.Retry.RetryAfterCap,
+		maxBody:   cmp.Or(cfg.MaxBody, DefaultMaxBody),
+		onDone:    cfg.OnDone,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		providers: map[string]*provider{},
+		timeouts: Timeouts{
+			FirstToken:    cmp.Or(cfg.Timeouts.FirstToken, DefaultFirstToken),
+			BetweenChunks: cmp.Or(cfg.Timeouts.BetweenChunks, DefaultBetweenChunks),
+			Total:         cmp.Or(cfg.Timeouts.Total, DefaultTotal),
+		},
+		health: Health{
+			EjectAfter:  cmp.Or(cfg.Health.EjectAfter, DefaultEjectAfter),
+			EjectFor:    cmp.Or(cfg.Health.EjectFor, DefaultEjectFor),
+			KeyCooldown: cmp.Or(cfg.Health.KeyCooldown, DefaultKeyCooldown),
+		},
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	for _, p := range cfg.Providers {
+		h.providers[p.Name] = newProvider(p, cfg.Transport)
+	}
+	for _, m := range cfg.Models {
+		mr := &modelRoute{name: m.Name, strategy: cmp.Or(m.Strategy, StrategyFallback)}
+		for _, t := range m.Targets {
+			mr.targets = append(mr.targets, &target{prov: h.providers[t.Provider], model: t.Model, weight: max(t.Weight, 1)})
+		}
+		if m.Name == "*" {
+			h.wildcard = mr
+			continue
+		}
+		h.models[m.Name] = mr
+		h.names = append(h.names, m.Name)
+	}
+	return h, nil
+}
+
+// operation is what a request asks for.
+type operation int8
+
+const (
+	opChat operation = iota
+	opEmbeddings
+	opModels
+)
+
+func (o operation) String() string {
+	return [...]string{"chat", "embeddings", "models"}[o]
+}
+
+// path is the operation's path below an OpenAI-type base URL.
+func (o operation) path() string {
+	return [...]string{"chat/completions", "embeddings", "models"}[o]
+}
+
+// ServeHTTP serves one request; see the package comment for what it
+// returns.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
+	c := &call{h: h, w: w, r: r, start: h.now(), x: plugin.ExchangeOf(r)}
+	path := r.URL.Path
+	method := http.MethodPost
+	switch {
+	case strings.HasSuffix(path, "/chat/completions"):
+		c.res.API, c.op = APIOpenAI, opChat
+	case strings.HasSuffix(path, "/embeddings"):
+		c.res.API, c.op = APIOpenAI, opEmbeddings
+	case strings.HasSuffix(path, "/models"):
+		c.res.API, c.op, method = APIOpenAI, opModels, http.MethodGet
+	case strings.HasSuffix(path, "/messages"):
+		c.res.API, c.op = APIAnthropic, opChat
+	default:
+		c.res.API = APIOpenAI
+		if strings.Contains(path, "/messages") || r.Header.Get("Anthropic-Version") != "" {
+			c.res.API = APIAnthropic
+		}
+		return c.done(c.clientError(http.StatusNotFound, "invalid_request", "unknown_url", "",
+			fmt.Sprintf("Sluice's AI route does not serve %s %s", r.Method, path)))
+	}
+	c.res.Operation = c.op.String()
+	if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
+		c.w.Header().Set("Allow", method)
+		return c.done(c.clientError(http.StatusMethodNotAllowed, "invalid_request", "method_not_allowed", "",
+			fmt.Sprintf("%s needs method %s", path, method)))
+	}
+	if c.op == opModels {
+		return c.done(c.models())
+	}
+	return c.done(c.serve())
+}
+
+// call is one request in flight.
+type call struct {
+	h     *Handler
+	w     http.ResponseWriter
+	r     *http.Request
+	x     *plugin.Exchange
+	start time.Time
+	op    operation
+	res   Result
+	req   *request // decoded request
+	// commitAt is when the response to the client started.
+	commitAt time.Time
+}
+
+// done finishes a call: it fills in the Result, calls OnDone and returns
+// err to the gateway.
+func (c *call) done(err error) error {
+	c.res.Duration = c.h.now().Sub(c.start)
+	c.x.Attempts = c.res.Attempts
+	if c.h.onDone != nil {
+		c.h.onDone(c.r, c.res)
+	}
+	return err
+}
+
+// serve handles a chat or embeddings request.
+func (c *call) serve() error {
+	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, c.h.maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return c.clientError(http.StatusRequestEntityTooLarge, "body_too_large", "request_too_large", "",
+				fmt.Sprintf("request body is larger than %d bytes", mbe.Limit))
+		}
+		c.res.ErrorKind, c.res.Status = "client_closed", 499
+		return &plugin.Error{Status: 499, Code: "client_closed", Public: "the request body could not be read", Err: err}
+	}
+	req, perr := decodeRequest(c.res.API, c.op, body)
+	if perr != nil {
+		return c.clientError(http.StatusBadRequest, "invalid_request", "", perr.param, perr.msg)
+	}
+	c.req = req
+	c.res.Model, c.res.Stream = req.model, req.stream
+	mr := c.h.models[req.model]
+	if mr == nil {
+		mr = c.h.wildcard
+	}
+	if mr == nil {
+		msg := fmt.Sprintf("The model `%s` does not exist or is not served by this route.", req.model)
+		return c.clientError(http.StatusNotFound, "model_not_found", "model_not_found", "model", msg)
+	}
+	targets := mr.order(c.h.now())
+	if c.op == opEmbeddings {
+		targets = slices.DeleteFunc(targets, func(t *target) bool { return t.prov.wire != wireOpenAI })
+		if len(targets) == 0 {
+			return c.clientError(http.StatusBadRequest, "invalid_request", "model_not_supported", "model",
+				fmt.Sprintf("model %q has no target that serves embeddings", req.model))
+		}
+	}
+	// An untranslatable parameter for the first target is the caller's
+	// fault: refuse it before any upstream call. Later targets that cannot
+	// take it are skipped.
+	if _, err := req.upstream(targets[0].prov.wire); err != nil {
+		var pe *paramError
+		if errors.As(err, &pe) {
+			return c.clientError(http.StatusBadRequest, "unsupported_parameter", "unsupported_parameter", pe.param, pe.msg)
+		}
+		return c.clientError(http.StatusBadRequest, "invalid_request", "", "", err.Error())
+	}
+
+	ctx, cancel := context.WithTimeoutCause(c.r.Context(), c.h.timeouts.Total, errTotal)
+	defer cancel()
+	return c.try(ctx, targets)
+}
+
+// models answers GET /models with the route's model names.
+func (c *call) models() error {
+	b := []byte(`{"object":"list","data":[`)
+	for i, name := range c.h.names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":`...)
+		b = appendJSONString(b, name)
+		b = append(b, `,"object":"model","created":0,"owned_by":"sluice"}`...)
+	}
+	b = append(b, "]}"...)
+	c.writeJSON(http.StatusOK, b)
+	return nil
+}
+
+func (c *call) writeJSON(status int, b []byte) {
+	h := c.w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", fmt.Sprint(len(b)))
+	c.w.WriteHeader(status)
+	c.res.Status = status
+	if c.r.Method != http.MethodHead {
+		_, _ = c.w.Write(b)
+	}
+}
+
+var _ plugin.Handler = (*Handler)(nil)
