@@ -30,6 +30,8 @@ type Config struct {
 	// Redis is where limit plugins with `policy: redis` keep cluster-wide
 	// counters. Default: unset (no Redis).
 	Redis *Redis `json:"redis,omitempty"`
+	// Providers are the LLM providers that ai routes send requests to.
+	Providers []Provider `json:"providers,omitempty"`
 	// Log configures the process log and the access log.
 	Log Log `json:"log"`
 	// Tracing configures OpenTelemetry tracing. Off by default.
@@ -248,6 +250,118 @@ type Route struct {
 	Plugins []PluginRef `json:"plugins,omitempty"`
 	// Auth combines the route's authentication plugins.
 	Auth RouteAuth `json:"auth"`
+	// AI makes this an AI gateway route: OpenAI- and Anthropic-compatible
+	// endpoints (/v1/chat/completions, /v1/messages, /v1/embeddings,
+	// /v1/models) in front of the providers, instead of an upstream.
+	AI *RouteAI `json:"ai,omitempty"`
+}
+
+// Provider is one LLM provider account.
+type Provider struct {
+	// Name is how ai routes refer to it. Required, unique.
+	Name string `json:"name"`
+	// Type: openai | azure-openai | anthropic | gemini (its OpenAI-compatible
+	// endpoint) | deepseek | openai-compatible (Ollama, vLLM, Mistral, Groq,
+	// OpenRouter ...) | mock (built in, answers locally, for trying Sluice
+	// without keys). Required.
+	Type string `json:"type"`
+	// BaseURL of the API, like https://api.openai.com/v1. Default: the
+	// type's public endpoint; required for azure-openai and
+	// openai-compatible.
+	BaseURL string `json:"base_url,omitempty"`
+	// APIKeys are used in turn; a key that gets 429 rests for its
+	// Retry-After. Take them from the environment or files. The caller's
+	// own key is never forwarded.
+	APIKeys []string `json:"api_keys,omitempty"`
+	// Headers are added to every request to this provider.
+	Headers map[string]string `json:"headers,omitempty"`
+	// Timeouts of this provider's connections and responses.
+	Timeouts ProviderTimeouts `json:"timeouts"`
+	// Azure names the deployment and API version (azure-openai only).
+	Azure ProviderAzure `json:"azure"`
+	// AnthropicVersion is the anthropic-version header. Default 2023-06-01.
+	AnthropicVersion string `json:"anthropic_version,omitempty"`
+}
+
+// ProviderTimeouts bound a provider's connections and responses.
+type ProviderTimeouts struct {
+	// Connect bounds dialing and TLS. Default 10s.
+	Connect Duration `json:"connect"`
+	// Response bounds a non-streaming attempt to the end of its body.
+	// Default: none (the route's total timeout applies; streams are bounded
+	// by first_token and between_chunks).
+	Response Duration `json:"response"`
+}
+
+// ProviderAzure is Azure OpenAI's addressing.
+type ProviderAzure struct {
+	// Deployment replaces the model name in the URL. Default: the model.
+	Deployment string `json:"deployment,omitempty"`
+	// APIVersion is the api-version query parameter. Default 2024-10-21.
+	APIVersion string `json:"api_version,omitempty"`
+}
+
+// RouteAI is an AI route: which models it serves and how it fails over.
+type RouteAI struct {
+	// Models map the names clients send to ordered provider targets. A
+	// model named "*" takes every other name.
+	Models []AIModel `json:"models"`
+	// Timeouts of a completion.
+	Timeouts AITimeouts `json:"timeouts"`
+	// Retry of failed attempts; only before the first byte reaches the
+	// client.
+	Retry AIRetry `json:"retry"`
+	// MaxBody is the largest request accepted. Default 32MiB.
+	MaxBody Size `json:"max_body"`
+}
+
+// AIModel is one model name a route serves.
+type AIModel struct {
+	// Name is what clients send as "model". Required.
+	Name string `json:"name"`
+	// Strategy: fallback (default; targets in order) | weighted | least_latency.
+	Strategy string `json:"strategy"`
+	// Targets are provider models. At least one.
+	Targets []AITarget `json:"targets"`
+}
+
+// AITarget is one provider model.
+type AITarget struct {
+	// Provider names a provider. Required.
+	Provider string `json:"provider"`
+	// Model is the provider's model name. Default: the name the client sent.
+	Model string `json:"model,omitempty"`
+	// Weight for the weighted strategy. Default 1.
+	Weight int `json:"weight"`
+}
+
+// AITimeouts bound a completion.
+type AITimeouts struct {
+	// FirstToken bounds the wait for a stream's first content event;
+	// until then another target may still be tried. Default 60s.
+	FirstToken Duration `json:"first_token"`
+	// BetweenChunks aborts a stream that stalls this long. Default 120s.
+	BetweenChunks Duration `json:"between_chunks"`
+	// Total bounds the whole request. Default 10m.
+	Total Duration `json:"total"`
+}
+
+// AIRetry retries failed attempts before the response starts.
+type AIRetry struct {
+	// Attempts on the same target after the first. Default 0 (fall back
+	// to the next target instead).
+	Attempts int `json:"attempts"`
+	// Backoff before a retry, doubled each time. Default 200ms.
+	Backoff Duration `json:"backoff"`
+	// MaxBackoff caps Backoff. Default 5s.
+	MaxBackoff Duration `json:"max_backoff"`
+	// On lists what is retried: statuses, timeout, connect_failure.
+	// Default [429, 500, 502, 503, 504, 529, timeout, connect_failure].
+	On []string `json:"on,omitempty"`
+	// RetryAfterCap is the longest Retry-After Sluice waits for; a longer
+	// one moves on to the next key or target at once. Default 0 (never
+	// wait).
+	RetryAfterCap Duration `json:"retry_after_cap"`
 }
 
 // RouteAuth says how a route's authentication plugins (key-auth, jwt-auth,

@@ -32,6 +32,10 @@ var (
 	HashOnForms = []string{"header:NAME", "cookie:NAME", "query:NAME", "ip", "consumer", "path"}
 	// ListenerServers are the HTTP/1.1 servers a plain listener can use.
 	ListenerServers = []string{"sluice", "net/http"}
+	// ProviderTypes are the LLM provider types.
+	ProviderTypes = []string{"openai", "azure-openai", "anthropic", "gemini", "deepseek", "openai-compatible", "mock"}
+	// AIStrategies pick among a model's targets.
+	AIStrategies = []string{"fallback", "weighted", "least_latency"}
 	// AuthModes combine a route's authentication plugins.
 	AuthModes = []string{"any", "all"}
 	// ClientAuths are the listener's client-certificate policies.
@@ -64,7 +68,8 @@ func Validate(c *Config, kinds map[string]plugin.Kind) Problems {
 	}
 	upstreams := v.upstreams(c.Upstreams)
 	consumers := v.consumers(c.Consumers)
-	v.routes(c.Routes, upstreams, consumers)
+	providers := v.providers(c.Providers)
+	v.routes(c.Routes, upstreams, consumers, providers)
 	v.redis(c.Redis)
 	v.plugins(Path{"global_plugins"}, c.GlobalPlugins)
 	v.oneOf(Path{"log", "level"}, c.Log.Level, LogLevels)
@@ -320,7 +325,7 @@ func (v validator) targetURL(p Path, s string) (string, bool) {
 	return u.Scheme + "://" + strings.ToLower(u.Host), ok
 }
 
-func (v validator) routes(rs []Route, upstreams, consumers map[string]bool) {
+func (v validator) routes(rs []Route, upstreams, consumers, providers map[string]bool) {
 	first := map[string]int{}
 	for i, r := range rs {
 		p := Path{"routes", i}
@@ -367,7 +372,12 @@ func (v validator) routes(rs []Route, upstreams, consumers map[string]bool) {
 				v.add(mp.with("query", k), "query parameter name is empty")
 			}
 		}
-		if r.Upstream != "" {
+		if r.AI != nil && r.Upstream != "" {
+			v.add(p, "upstream, ai: set one, not both (an ai route sends requests to its providers)")
+		}
+		if r.AI != nil {
+			v.routeAI(p.with("ai"), r.AI, providers)
+		} else if r.Upstream != "" {
 			if !upstreams[r.Upstream] {
 				v.add(p.with("upstream"), "upstream %q is not defined: %s", r.Upstream, defined(upstreams))
 			}
@@ -380,6 +390,96 @@ func (v validator) routes(rs []Route, upstreams, consumers map[string]bool) {
 			v.add(p.with("auth", "anonymous"), "consumer %q is not defined: %s", a, definedConsumers(consumers))
 		}
 	}
+}
+
+// providers checks names, types and URLs, and returns the defined names.
+func (v validator) providers(ps []Provider) map[string]bool {
+	names := map[string]bool{}
+	first := map[string]int{}
+	for i, pr := range ps {
+		p := Path{"providers", i}
+		if pr.Name == "" {
+			v.add(p, "name is required: ai routes refer to providers by name")
+		} else if j, ok := first[pr.Name]; ok {
+			v.add(p.with("name"), "provider name %q is already used by providers[%d]: names must be unique", pr.Name, j)
+		} else {
+			first[pr.Name] = i
+			names[pr.Name] = true
+		}
+		if pr.Type == "" {
+			v.add(p.with("type"), "type is required: one of %s", strings.Join(ProviderTypes, ", "))
+		} else {
+			v.oneOf(p.with("type"), pr.Type, ProviderTypes)
+		}
+		if pr.BaseURL != "" {
+			u, err := url.Parse(pr.BaseURL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				v.add(p.with("base_url"), "%q is not an http or https URL: write it like https://api.openai.com/v1", pr.BaseURL)
+			}
+		} else if pr.Type == "azure-openai" || pr.Type == "openai-compatible" {
+			v.add(p.with("base_url"), "is required for type %s", pr.Type)
+		}
+		for j, k := range pr.APIKeys {
+			if strings.TrimSpace(k) == "" {
+				v.add(p.with("api_keys", j), "key is empty: is its environment variable set?")
+			}
+		}
+		v.nonNegative(p.with("timeouts", "connect"), pr.Timeouts.Connect)
+		v.nonNegative(p.with("timeouts", "response"), pr.Timeouts.Response)
+	}
+	return names
+}
+
+// routeAI checks an ai route's models, targets and timeouts.
+func (v validator) routeAI(p Path, a *RouteAI, providers map[string]bool) {
+	if len(a.Models) == 0 {
+		v.add(p.with("models"), "at least one model is required: {name: NAME, targets: [{provider: P, model: M}]}")
+	}
+	seen := map[string]int{}
+	for i, m := range a.Models {
+		mp := p.with("models", i)
+		if m.Name == "" {
+			v.add(mp, "name is required: the model name clients send")
+		} else if j, ok := seen[m.Name]; ok {
+			v.add(mp.with("name"), "model %q is already listed at models[%d]", m.Name, j)
+		} else {
+			seen[m.Name] = i
+		}
+		if m.Strategy != "" {
+			v.oneOf(mp.with("strategy"), m.Strategy, AIStrategies)
+		}
+		if len(m.Targets) == 0 {
+			v.add(mp.with("targets"), "at least one target is required: {provider: P, model: M}")
+		}
+		for j, t := range m.Targets {
+			tp := mp.with("targets", j)
+			switch {
+			case t.Provider == "":
+				v.add(tp, "provider is required: %s", definedProviders(providers))
+			case !providers[t.Provider]:
+				v.add(tp.with("provider"), "provider %q is not defined: %s", t.Provider, definedProviders(providers))
+			}
+			if t.Weight < 0 {
+				v.add(tp.with("weight"), "must not be negative")
+			}
+		}
+	}
+	v.nonNegative(p.with("timeouts", "first_token"), a.Timeouts.FirstToken)
+	v.nonNegative(p.with("timeouts", "between_chunks"), a.Timeouts.BetweenChunks)
+	v.nonNegative(p.with("timeouts", "total"), a.Timeouts.Total)
+	if a.Retry.Attempts < 0 {
+		v.add(p.with("retry", "attempts"), "must not be negative")
+	}
+	if a.MaxBody < 0 {
+		v.add(p.with("max_body"), "must not be negative (0 means the default, 32MiB)")
+	}
+}
+
+func definedProviders(names map[string]bool) string {
+	if len(names) == 0 {
+		return "no providers are defined (add them under providers:)"
+	}
+	return "defined providers are " + strings.Join(slices.Sorted(maps.Keys(names)), ", ")
 }
 
 func definedConsumers(names map[string]bool) string {
