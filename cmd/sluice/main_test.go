@@ -191,18 +191,25 @@ func TestDefaultConfigAnswersReadmeExamples(t *testing.T) {
 		}
 	})
 
+	chat := `{"model":"demo","messages":[{"role":"user","content":"hello"}]}`
 	cases := []struct {
-		method, path string
-		status       int
-		contains     []string
+		method, path, body string
+		status             int
+		contains           []string
 	}{
-		{"GET", "/", 200, []string{`"name":"sluice"`}},
-		{"GET", "/hello/world", 200, []string{`"hello":"world"`, `"request_id":"`}},
-		{"POST", "/api/orders?x=1", 200, []string{`"backend":"demo"`, `"method":"POST"`, `"path":"/orders"`}},
-		{"GET", "/missing", 404, []string{`"type":"route_not_found"`}},
+		{"GET", "/", "", 200, []string{`"name":"sluice"`}},
+		{"GET", "/hello/world", "", 200, []string{`"hello":"world"`, `"request_id":"`}},
+		{"POST", "/api/orders?x=1", "", 200, []string{`"backend":"demo"`, `"method":"POST"`, `"path":"/orders"`}},
+		{"GET", "/missing", "", 404, []string{`"type":"route_not_found"`}},
+		{"POST", "/v1/chat/completions", chat, 200, []string{`"object":"chat.completion"`, `"usage":`}},
+		{"GET", "/v1/models", "", 200, []string{`"id":"demo"`}},
 	}
 	for _, tc := range cases {
-		req, _ := http.NewRequest(tc.method, "http://"+addr+tc.path, nil)
+		var body io.Reader
+		if tc.body != "" {
+			body = strings.NewReader(tc.body)
+		}
+		req, _ := http.NewRequest(tc.method, "http://"+addr+tc.path, body)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

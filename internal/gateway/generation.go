@@ -221,7 +221,14 @@ func (gw *Gateway) build(cfg *config.Config, id uint64) (*generation, config.Pro
 	for i, rc := range cfg.Routes {
 		r := &route{name: rc.Name, upstream: rc.Upstream, metrics: gw.metrics.Route(rc.Name, rc.Upstream), consumers: ids.consumers}
 		var terminal plugin.Handler = noUpstream{}
-		if rc.Upstream != "" {
+		if rc.AI != nil {
+			h, err := gw.aiHandler(cfg, rc)
+			if err != nil {
+				fail(config.Problem{Path: config.Path{"routes", i, "ai"}, Msg: err.Error()})
+				continue
+			}
+			terminal = h
+		} else if rc.Upstream != "" {
 			pool, ok := pools[rc.Upstream]
 			uc, defined := upstreamConfig(cfg, rc.Upstream)
 			if !ok {
