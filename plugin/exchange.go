@@ -67,13 +67,55 @@ type exchangeKey struct{}
 
 // WithExchange returns ctx carrying x.
 func WithExchange(ctx context.Context, x *Exchange) context.Context {
-	return context.WithValue(ctx, exchangeKey{}, x)
+	return &exchangeCtx{Context: ctx, x: x}
+}
+
+// exchangeCtx is context.WithValue for the exchange, plus an AfterFunc
+// method that forwards to the parent's. context.WithValue's type has no
+// such method, so a context.AfterFunc or WithCancel below it, on a parent
+// that is not one of the context package's own (Sluice's HTTP/1.1 server
+// gives every request a cheap context of its own type), would start a
+// goroutine per call to wait for the parent: one per proxied request,
+// since the upstream transport watches the request context that way.
+type exchangeCtx struct {
+	context.Context
+	x *Exchange
+}
+
+func (c *exchangeCtx) Value(key any) any {
+	if key == (exchangeKey{}) {
+		return c.x
+	}
+	return c.Context.Value(key)
+}
+
+// AfterFunc is what the context package looks for on a parent (its
+// afterFuncer interface) when the parent is not a context of its own. A
+// value context is canceled exactly when its parent is, so registering on
+// the parent is the same thing; a parent without the method gets
+// context.AfterFunc, which then does what it did before this type existed.
+func (c *exchangeCtx) AfterFunc(f func()) (stop func() bool) {
+	if p, ok := c.Context.(interface{ AfterFunc(func()) func() bool }); ok {
+		return p.AfterFunc(f)
+	}
+	return context.AfterFunc(c.Context, f)
+}
+
+func (c *exchangeCtx) String() string {
+	if s, ok := c.Context.(fmt.Stringer); ok {
+		return s.String() + ".WithExchange"
+	}
+	return fmt.Sprintf("%T.WithExchange", c.Context)
 }
 
 // ExchangeOf returns the request's Exchange. Outside the gateway (in a unit
 // test that did not set one) it returns a fresh empty Exchange, never nil.
 func ExchangeOf(r *http.Request) *Exchange {
-	if x, ok := r.Context().Value(exchangeKey{}).(*Exchange); ok {
+	ctx := r.Context()
+	if c, ok := ctx.(*exchangeCtx); ok {
+		return c.x // the usual case: no walk up the context chain
+	}
+	if x, ok := ctx.Value(exchangeKey{}).(*Exchange); ok {
 		return x
 	}
 	return &Exchange{}

@@ -49,7 +49,7 @@ var fieldDocs = map[string]string{
 	"KeepAlive.H2C":                   "H2C speaks cleartext HTTP/2 (prior knowledge) to http targets. Default false.",
 	"KeepAlive.MaxIdlePerTarget":      "MaxIdlePerTarget idle connections kept per target. Default 256.",
 	"Listener.Addr":                   "Addr is host:port. Required.",
-	"Listener.BodyIdleTimeout":        "BodyIdleTimeout aborts a request whose body or response makes no progress for this long; it is reset by every read and write, so a long stream that keeps moving is never cut. Default 60s; 0 disables.",
+	"Listener.BodyIdleTimeout":        "BodyIdleTimeout aborts a request whose body or response makes no progress for this long; reads and writes push it back (in steps of 1/64 of it, so it fires between 63/64 of it and all of it), so a long stream that keeps moving is never cut. Default 60s; 0 disables.",
 	"Listener.HTTP2":                  "HTTP2 configures HTTP/2 (TLS listeners, or h2c when enabled).",
 	"Listener.IdleTimeout":            "IdleTimeout closes keep-alive connections idle this long. Default 120s.",
 	"Listener.MaxHeaderBytes":         "MaxHeaderBytes bounds request line plus headers. Default 64KiB.",

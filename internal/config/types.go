@@ -53,7 +53,8 @@ type Listener struct {
 	// IdleTimeout closes keep-alive connections idle this long. Default 120s.
 	IdleTimeout Duration `json:"idle_timeout"`
 	// BodyIdleTimeout aborts a request whose body or response makes no
-	// progress for this long; it is reset by every read and write, so a long
+	// progress for this long; reads and writes push it back (in steps of
+	// 1/64 of it, so it fires between 63/64 of it and all of it), so a long
 	// stream that keeps moving is never cut. Default 60s; 0 disables.
 	BodyIdleTimeout Duration `json:"body_idle_timeout"`
 	// MaxHeaderBytes bounds request line plus headers. Default 64KiB.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/net/websocket"
 )
 
@@ -94,6 +95,42 @@ func TestProxyBasicsAndHeaders(t *testing.T) {
 	}
 	if resp.Header.Get("X-Up") != "yes" {
 		t.Errorf("response header lost")
+	}
+}
+
+// TestPluginResponseHeaderWins: a response header a plugin set before the
+// upstream answered is sent once, with the plugin's value, next to the
+// upstream's own fields, on both kinds of listener (h1server takes the
+// upstream's header map over and puts the exchange in the request context
+// itself; net/http gets the fields copied and the edge adds the exchange).
+func TestPluginResponseHeaderWins(t *testing.T) {
+	t.Parallel()
+	up := upstreamServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["X-Stamp"] = []string{"upstream"}
+		w.Header().Set("X-Up", "yes")
+		fmt.Fprint(w, "hello")
+	}))
+	for _, server := range []string{"h1server", "net/http"} {
+		t.Run(server, func(t *testing.T) {
+			t.Parallel()
+			cfg := simple("", up.URL) + "    plugins: [{name: test-stamp}]\n"
+			if server == "net/http" {
+				cfg = strings.Replace(cfg, "{addr: 127.0.0.1:0}", "{addr: 127.0.0.1:0, server: net/http}", 1)
+			}
+			h := start(t, cfg)
+			for range 3 { // and on a reused connection
+				resp, err := http.Get(h.url + "/x")
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(body) != "hello" || resp.Header.Get("X-Up") != "yes" ||
+					len(resp.Header["X-Stamp"]) != 1 || resp.Header.Get("X-Stamp") != "gateway:all" {
+					t.Fatalf("got %q with header %v; want hello, X-Up and one X-Stamp: gateway:all", body, resp.Header)
+				}
+			}
+		})
 	}
 }
 
@@ -594,6 +631,57 @@ func TestMetricsAndAccessLog(t *testing.T) {
 		t.Errorf("/readyz = %d", resp.StatusCode)
 	}
 	resp.Body.Close()
+}
+
+// TestAccessLogLine pins the access line's layout: its fields, in order,
+// with their JSON types, as documented in docs/observability.md.
+func TestAccessLogLine(t *testing.T) {
+	t.Parallel()
+	up := upstreamServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "12345") }))
+	h := start(t, simple("", up.URL))
+	h.get("/users/42?q=1")
+	var line string
+	for _, l := range strings.Split(h.logs.String(), "\n") {
+		if strings.Contains(l, `"msg":"access"`) {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatalf("no access line in %s", h.logs.String())
+	}
+	dec := json.NewDecoder(strings.NewReader(line))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("line %s: %v %v", line, tok, err)
+	}
+	var got []string
+	values := map[string]any{}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s:%T", k, v))
+		values[k.(string)] = v
+	}
+	want := []string{"time:string", "level:string", "msg:string", "request_id:string", "method:string",
+		"host:string", "path:string", "route:string", "upstream:string", "target:string", "status:json.Number",
+		"duration_ms:json.Number", "upstream_ms:json.Number", "attempts:json.Number", "bytes_in:json.Number",
+		"bytes_out:json.Number", "client_ip:string", "consumer:string"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("access line fields (-want +got):\n%s\nline: %s", diff, line)
+	}
+	for k, v := range map[string]any{"level": "INFO", "method": "GET", "path": "/users/42", "route": "all",
+		"upstream": "up", "status": json.Number("200"), "attempts": json.Number("1"), "bytes_out": json.Number("5"),
+		"client_ip": "127.0.0.1", "consumer": ""} {
+		if values[k] != v {
+			t.Errorf("%s = %v; want %v", k, values[k], v)
+		}
+	}
 }
 
 // TestReloadUnderLoad swaps configurations while clients hammer the

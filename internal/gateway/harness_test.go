@@ -41,6 +41,16 @@ var testKinds = []plugin.Kind{
 				})
 			}, nil
 		}),
+	plugin.Define("test-stamp", plugin.Transform, func() *noConfig { return &noConfig{} },
+		func(plugin.Env, *noConfig) (plugin.Middleware, error) {
+			return func(next plugin.Handler) plugin.Handler {
+				return plugin.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+					// As request-id does; the route shows the exchange is there.
+					w.Header()["X-Stamp"] = []string{"gateway:" + plugin.ExchangeOf(r).Route}
+					return next.ServeHTTP(w, r)
+				})
+			}, nil
+		}),
 	plugin.Define("test-deny", plugin.Authz, func() *noConfig { return &noConfig{} },
 		func(plugin.Env, *noConfig) (plugin.Middleware, error) {
 			return func(next plugin.Handler) plugin.Handler {

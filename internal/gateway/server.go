@@ -48,8 +48,11 @@ func Listen(cfg *config.Config, gw *Gateway, m *metrics.Metrics, log *slog.Logge
 		var srv httpServer
 		var tc *tls.Config
 		if lc.TLS == nil && !lc.HTTP2.H2C && lc.Server != "net/http" {
+			h, reqCtx := gw.h1Handler(int64(lc.MaxRequestBody), lc.BodyIdleTimeout.D())
 			srv = &h1server.Server{
-				Handler:           gw.Handler(int64(lc.MaxRequestBody), lc.BodyIdleTimeout.D()),
+				Handler:           h,
+				RequestContext:    reqCtx,
+				WriteIdleTimeout:  lc.BodyIdleTimeout.D(),
 				ReadHeaderTimeout: lc.ReadHeaderTimeout.D(),
 				IdleTimeout:       lc.IdleTimeout.D(),
 				MaxHeaderBytes:    int(lc.MaxHeaderBytes),

@@ -106,7 +106,10 @@ func runClients(b *testing.B, addr string, conns int) {
 		}
 		return
 	}
-	b.SetParallelism(conns) // with -cpu 1: conns goroutines, one connection each
+	// conns goroutines at most, one connection each: RunParallel starts
+	// parallelism x GOMAXPROCS of them, and one without a connection
+	// would wait for one forever.
+	b.SetParallelism(max(1, conns/runtime.GOMAXPROCS(0)))
 	b.RunParallel(func(pb *testing.PB) {
 		rc := <-clients
 		for pb.Next() {

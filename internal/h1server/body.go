@@ -83,7 +83,7 @@ func (b *body) readLocked(p []byte) (int, error) {
 	case err == io.EOF:
 		b.sawEOF = true
 		if !b.handlerDone {
-			b.c.armBG(&b.ex.ctx)
+			b.c.scheduleBG(&b.ex.ctx)
 		}
 	case err != nil:
 		b.err = err
@@ -339,7 +339,7 @@ func (b *body) done(drain bool) bool {
 	if !b.mu.TryLock() {
 		// Read holds the lock, blocked on the client: wake it.
 		_ = b.c.nc.SetReadDeadline(aLongTimeAgo)
-		b.c.rdSet.Store(true)
+		b.c.rd.Store(rdOther)
 		b.mu.Lock()
 		if !b.sawEOF && b.err == nil {
 			b.err = http.ErrBodyReadAfterClose

@@ -71,10 +71,16 @@ type conn struct {
 	pend []byte        // response body held back (see response)
 	hdr  []byte        // the response header block, rendered at WriteHeader
 
-	// rdSet: a read deadline may be set on nc. Atomic because handlers set
-	// deadlines (ResponseController) from whichever goroutine reads the body.
-	rdSet      atomic.Bool
-	wdSet      atomic.Bool // the handler set a write deadline
+	// rd is the read deadline set on nc: 0 for none, rdOther for one the
+	// idle wait did not set (a handler's, a header timeout, an abort), or
+	// the UnixNano of the idle deadline awaitRequest set last (see
+	// setIdleDeadline). Atomic because handlers set deadlines
+	// (ResponseController) from whichever goroutine reads the body.
+	rd atomic.Int64
+	// wd is the write deadline set on nc: 0 for none, wdHandler for the
+	// handler's, or the UnixNano of the WriteIdleTimeout deadline set
+	// last (see pushWriteDeadline).
+	wd         atomic.Int64
 	lastMethod string
 	hijacked   atomic.Bool
 
@@ -85,6 +91,18 @@ type conn struct {
 	// pending read has already received it: no second read, no goroutine
 	// per request (net/http starts one per request and aborts its read
 	// with a deadline when the handler returns).
+	//
+	// It is armed only once the handler has run for bgDelay with its body
+	// consumed (see scheduleBG): most requests are answered sooner, and
+	// for them the hand-off to the reader goroutine and back (two
+	// goroutine switches and a read-deadline change) was about a tenth of
+	// the CPU of a proxied request. bgMu guards bgPending and bgTimer, and
+	// orders an arming by the timer against the connection's goroutine,
+	// which settles (settleBG) before it looks at bgArmed again.
+	bgMu       sync.Mutex
+	bgPending  *reqCtx     // the request whose read is scheduled, not armed yet
+	bgTimer    *time.Timer // runs armLate; made on first use
+	rdHandler  bool        // under bgMu: the handler set a read deadline since scheduleBG
 	bgStarted  bool
 	bgArmed    bool // a read was handed to the goroutine and not collected
 	bgStart    chan struct{}
@@ -206,16 +224,62 @@ func (c *conn) setCur(ex *exchange) {
 	}
 }
 
+// rdOther is conn.rd for a read deadline other than the idle one.
+const rdOther = -1
+
+// wdHandler is conn.wd for a write deadline the handler set.
+const wdHandler = -1
+
+// pushWriteDeadline sets the write deadline to d from now before a write
+// (WriteIdleTimeout), unless the handler set one of its own, or the one
+// set before is less than d/64 earlier: one set per d/64 of writing
+// rather than one per write, each being a timer update in the runtime. So
+// a write fails after between 63/64 of d and d without progress. Not being
+// cleared after a response, it costs nothing on the next one either.
+func (c *conn) pushWriteDeadline(d time.Duration) {
+	at := c.wd.Load()
+	if at == wdHandler {
+		return
+	}
+	t := time.Now().Add(d)
+	if at > 0 && t.UnixNano()-at < int64(d>>6) {
+		return
+	}
+	_ = c.nc.SetWriteDeadline(t)
+	c.wd.Store(t.UnixNano())
+}
+
 func (c *conn) setReadDeadline(t time.Time) {
 	_ = c.nc.SetReadDeadline(t)
-	c.rdSet.Store(!t.IsZero())
+	if t.IsZero() {
+		c.rd.Store(0)
+	} else {
+		c.rd.Store(rdOther)
+	}
 }
 
 func (c *conn) clearReadDeadline() {
-	if c.rdSet.Load() {
+	if c.rd.Load() != 0 {
 		_ = c.nc.SetReadDeadline(time.Time{})
-		c.rdSet.Store(false)
+		c.rd.Store(0)
 	}
+}
+
+// setIdleDeadline sets the read deadline for the wait for the next request
+// to idle from now, unless the idle deadline set for the previous wait is
+// still in place and less than idle/64 earlier: under keep-alive load
+// that is almost every request, and each change is a timer update in the
+// runtime. (A bodiless request leaves it in place; its handler reads
+// nothing, and a background read clears it.) So an idle connection is
+// closed between 63/64 of IdleTimeout and IdleTimeout after its last
+// response.
+func (c *conn) setIdleDeadline(idle time.Duration) {
+	t := time.Now().Add(idle)
+	if at := c.rd.Load(); at > 0 && t.UnixNano()-at < int64(idle>>6) {
+		return
+	}
+	_ = c.nc.SetReadDeadline(t)
+	c.rd.Store(t.UnixNano())
 }
 
 var errTooLarge = errors.New("h1server: request head too large")
@@ -328,7 +392,7 @@ func (c *conn) awaitRequest() bool {
 	idle := c.srv.IdleTimeout
 	if c.bgArmed {
 		if idle > 0 {
-			c.setReadDeadline(time.Now().Add(idle)) // the pending read picks it up
+			c.setIdleDeadline(idle) // the pending read picks it up
 		}
 		if err := c.collectBG(); err != nil && c.w == c.r {
 			return false
@@ -340,7 +404,7 @@ func (c *conn) awaitRequest() bool {
 	}
 	c.r, c.w = 0, 0
 	if idle > 0 {
-		c.setReadDeadline(time.Now().Add(idle))
+		c.setIdleDeadline(idle)
 	} else {
 		c.clearReadDeadline()
 	}
@@ -356,16 +420,68 @@ func (c *conn) awaitRequest() bool {
 	}
 }
 
+// bgDelay is how long a handler runs, with its request body consumed,
+// before the background read starts watching for the client going away.
+// A client that leaves sooner is noticed when the response is written, as
+// with any short request.
+const bgDelay = 10 * time.Millisecond
+
+// scheduleBG arranges for the background read of ctx's request to be
+// armed in bgDelay, unless the connection's goroutine settles first. The
+// caller owns the read buffer, as for armBG.
+func (c *conn) scheduleBG(ctx *reqCtx) {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	if c.bgArmed || c.hijacked.Load() {
+		return
+	}
+	c.bgPending = ctx
+	c.rdHandler = false
+	if c.bgTimer == nil {
+		c.bgTimer = time.AfterFunc(bgDelay, c.armLate)
+	} else {
+		c.bgTimer.Reset(bgDelay)
+	}
+}
+
+// armLate arms the scheduled background read (on the timer's goroutine).
+func (c *conn) armLate() {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	ctx := c.bgPending
+	if ctx == nil {
+		return // settled first: the handler returned or hijacked
+	}
+	c.bgPending = nil
+	c.armBG(ctx, !c.rdHandler)
+}
+
+// settleBG cancels a scheduled background read that is not armed yet.
+// After it, and until the next scheduleBG, bgArmed is the connection
+// goroutine's to read.
+func (c *conn) settleBG() {
+	c.bgMu.Lock()
+	c.bgPending = nil
+	if c.bgTimer != nil {
+		c.bgTimer.Stop()
+	}
+	c.bgMu.Unlock()
+}
+
 // armBG hands the read buffer to the background reader, which then reads
-// until the client sends more or goes away. The caller owns the buffer.
-// When request bytes are already buffered (pipelining) nothing is armed, as
-// with net/http, which cancels no context for a pipelined request.
-func (c *conn) armBG(ctx *reqCtx) {
+// until the client sends more or goes away. The caller owns the buffer
+// and holds bgMu. When request bytes are already buffered (pipelining)
+// nothing is armed, as with net/http, which cancels no context for a
+// pipelined request. clearDeadline is false when the handler set a read
+// deadline of its own since the read was scheduled: that one stays.
+func (c *conn) armBG(ctx *reqCtx, clearDeadline bool) {
 	if c.bgArmed || c.hijacked.Load() || c.r < c.w {
 		return
 	}
 	c.r, c.w = 0, 0
-	c.clearReadDeadline() // an idle or header deadline must not cut a long handler
+	if clearDeadline {
+		c.clearReadDeadline() // an idle or header deadline must not cut a long handler
+	}
 	c.bgCtx = ctx
 	c.bgArmed = true
 	if !c.bgStarted {
@@ -413,7 +529,7 @@ func (c *conn) abortBG() {
 	_ = c.collectBG()
 	c.bgAborting.Store(false)
 	_ = c.nc.SetReadDeadline(time.Time{})
-	c.rdSet.Store(false)
+	c.rd.Store(0)
 }
 
 // serveExchange runs the handler for ex and finishes its response. It
@@ -436,7 +552,7 @@ func (c *conn) serveExchange(ex *exchange) bool {
 
 	c.setCur(ex)
 	if req.Body == http.NoBody {
-		c.armBG(&ex.ctx)
+		c.scheduleBG(&ex.ctx)
 	} else {
 		// The idle or header deadline must not bound the body (net/http
 		// sets its ReadTimeout here, which sluice leaves at zero).
@@ -461,12 +577,13 @@ func (c *conn) serveExchange(ex *exchange) bool {
 		ex.body.done(false)
 		return false
 	}
-	bodyOK := w.finish()
-	if c.wdSet.Load() {
+	bodyOK := w.finish() // ends the body: no background read is scheduled after this
+	c.settleBG()
+	if c.wd.Load() == wdHandler {
 		// A write deadline the handler set must not outlive its response
 		// (a later 100 Continue or error reply would fail), as net/http.
 		_ = c.nc.SetWriteDeadline(time.Time{})
-		c.wdSet.Store(false)
+		c.wd.Store(0)
 	}
 	reuse := bodyOK && w.shouldReuse()
 	if !reuse && (w.bodyTooLarge || ex.body.earlyClose) {
@@ -496,6 +613,7 @@ func (c *conn) callHandler(h http.Handler, w *response, r *http.Request) (panick
 
 // close ends the connection unless a handler hijacked it.
 func (c *conn) close() {
+	c.settleBG()
 	if !c.hijacked.Load() {
 		_ = c.bw.Flush() // what a panicking handler wrote before its panic (net/http's finalFlush)
 		_ = c.nc.Close()
@@ -531,7 +649,7 @@ func (c *conn) closeWriteAndWait() {
 		_ = cw.CloseWrite()
 	}
 	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
-	c.rdSet.Store(true)
+	c.rd.Store(rdOther)
 	if c.bgArmed {
 		if c.collectBG() != nil {
 			return
@@ -568,7 +686,7 @@ func (c *conn) replyError(err error) {
 	switch {
 	case errors.Is(err, errTooLarge):
 		const publicErr = "431 Request Header Fields Too Large"
-		_, _ = io.WriteString(c.nc, "HTTP/1.1 "+publicErr+errorHeaders+publicErr)
+		_, _ = io.WriteString(connWriter{c}, "HTTP/1.1 "+publicErr+errorHeaders+publicErr)
 		c.closeWriteAndWait()
 		return
 	case errors.As(err, &te):
@@ -582,7 +700,9 @@ func (c *conn) replyError(err error) {
 		const publicErr = "400 Bad Request"
 		msg = "HTTP/1.1 " + publicErr + errorHeaders + publicErr
 	}
-	_, _ = io.WriteString(c.nc, msg)
+	// Through connWriter: it renews the WriteIdleTimeout deadline, which a
+	// long idle wait may have left in the past.
+	_, _ = io.WriteString(connWriter{c}, msg)
 }
 
 // isCommonNetReadError reports the read errors of a client that went away
@@ -604,6 +724,9 @@ func isCommonNetReadError(err error) bool {
 type connWriter struct{ c *conn }
 
 func (w connWriter) Write(p []byte) (int, error) {
+	if d := w.c.srv.WriteIdleTimeout; d > 0 {
+		w.c.pushWriteDeadline(d)
+	}
 	n, err := w.c.nc.Write(p)
 	if err != nil && w.c.werr == nil {
 		w.c.werr = err

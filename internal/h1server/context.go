@@ -2,7 +2,6 @@ package h1server
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -19,15 +18,20 @@ import (
 // cancelCtx ancestor, so context.Cause(r.Context()) is this context's Err
 // and children never attach to the base's cancelCtx behind our back.
 type reqCtx struct {
-	base   context.Context // Deadline
-	values context.Context // Value: WithoutCancel(base)
-	local  net.Addr        // http.LocalAddrContextKey, as net/http sets it
+	// conn has the base context (Deadline), its values (Value: through
+	// WithoutCancel(base)) and the local address (http.LocalAddrContextKey,
+	// as net/http sets it); one pointer keeps the exchange, which holds
+	// this context, in a smaller allocation class.
+	conn *conn
 
 	mu     sync.Mutex
 	done   chan struct{} // made on first Done; closedChan if canceled first
 	err    error
 	funcs  []afterFunc
 	nextID uint64
+	// fbuf backs funcs for the usual one or two registrations (the
+	// upstream transport's, a timeout's): no allocation for the slice.
+	fbuf [2]afterFunc
 }
 
 type afterFunc struct {
@@ -41,7 +45,7 @@ var closedChan = func() chan struct{} {
 	return ch
 }()
 
-func (c *reqCtx) Deadline() (time.Time, bool) { return c.base.Deadline() }
+func (c *reqCtx) Deadline() (time.Time, bool) { return c.conn.base.Deadline() }
 
 func (c *reqCtx) Done() <-chan struct{} {
 	c.mu.Lock()
@@ -66,9 +70,9 @@ func (c *reqCtx) Err() error {
 
 func (c *reqCtx) Value(key any) any {
 	if key == http.LocalAddrContextKey {
-		return c.local
+		return c.conn.localAddr
 	}
-	return c.values.Value(key)
+	return c.conn.values.Value(key)
 }
 
 func (c *reqCtx) String() string { return "h1server.requestContext" }
@@ -86,6 +90,9 @@ func (c *reqCtx) AfterFunc(f func()) func() bool {
 	}
 	c.nextID++
 	id := c.nextID
+	if c.funcs == nil {
+		c.funcs = c.fbuf[:0]
+	}
 	c.funcs = append(c.funcs, afterFunc{id, f})
 	c.mu.Unlock()
 	return func() bool {

@@ -1,6 +1,7 @@
 package h1server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -195,8 +196,12 @@ func (ex *exchange) parse(head string) error {
 	r.Header = h
 	r.RemoteAddr = c.remoteAddr
 
-	ex.ctx = reqCtx{base: c.base, values: c.values, local: c.localAddr}
-	ex.req = r.WithContext(&ex.ctx)
+	ex.ctx = reqCtx{conn: c}
+	var ctx context.Context = &ex.ctx
+	if rc := c.srv.RequestContext; rc != nil {
+		ctx = rc(ctx)
+	}
+	ex.req = r.WithContext(ctx)
 	ex.resp = response{
 		c:             c,
 		ex:            ex,

@@ -69,6 +69,20 @@ type snapshot struct {
 
 func (w *response) Header() http.Header { return w.handlerHeader }
 
+// AdoptHeader makes h the header map that Header returns and WriteHeader
+// sends, and reports whether it did: not once the header is written or the
+// connection hijacked, nor for a nil h. Fields set in the old map are
+// dropped; a caller merges them into h first. A proxy hands over its
+// upstream's response header this way instead of copying it field by
+// field into a second map.
+func (w *response) AdoptHeader(h http.Header) bool {
+	if h == nil || w.wroteHeader || w.c.hijacked.Load() {
+		return false
+	}
+	w.handlerHeader = h
+	return true
+}
+
 func (w *response) WriteHeader(code int) {
 	if w.c.hijacked.Load() {
 		w.misuse("WriteHeader on hijacked connection")
@@ -676,15 +690,19 @@ func (w *response) disableWriteContinue() {
 // http.ResponseController). A deadline that passes while the request body
 // is consumed cancels the request context, as with net/http.
 func (w *response) SetReadDeadline(t time.Time) error {
-	w.c.rdSet.Store(true)
-	return w.c.nc.SetReadDeadline(t)
+	c := w.c
+	c.bgMu.Lock() // against armLate clearing the deadline
+	defer c.bgMu.Unlock()
+	c.rdHandler = true
+	c.rd.Store(rdOther)
+	return c.nc.SetReadDeadline(t)
 }
 
 // SetWriteDeadline sets the connection's write deadline (for
 // http.ResponseController). It is cleared after the response, as net/http
 // does.
 func (w *response) SetWriteDeadline(t time.Time) error {
-	w.c.wdSet.Store(true)
+	w.c.wd.Store(wdHandler)
 	return w.c.nc.SetWriteDeadline(t)
 }
 
@@ -714,10 +732,12 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err := c.bw.Flush(); err != nil {
 		return nil, nil, err
 	}
+	c.settleBG()
 	c.abortBG()
 	c.hijacked.Store(true)
 	_ = c.nc.SetDeadline(time.Time{})
-	c.rdSet.Store(false)
+	c.rd.Store(0)
+	c.wd.Store(0)
 	rest := append([]byte(nil), c.rbuf[c.r:c.w]...)
 	c.r, c.w = 0, 0
 	br := bufio.NewReaderSize(&prefixReader{prefix: rest, r: c.nc}, max(readBufSize, len(rest)))

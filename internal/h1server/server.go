@@ -8,10 +8,12 @@
 // a goroutine started per request for the background read that notices a
 // client going away, a header map clone and sort per response, and several
 // read-deadline updates. This server reads each request head into one
-// string that header values and the URL are sliced from, keeps one
-// long-lived background-read goroutine per connection whose pending read
-// also becomes the read of the next request, and puts the per-request
-// state (context, response writer, body, URL) in one allocation.
+// string that header values and the URL are sliced from, arms the
+// background read only for handlers still running after a few
+// milliseconds (bgDelay), on one long-lived goroutine per connection whose
+// pending read also becomes the read of the next request, and puts the
+// per-request state (context, response writer, body, URL) in one
+// allocation.
 //
 // The wire behaviour follows net/http.Server: the same framing rules, error
 // statuses and texts, keep-alive and Connection handling, 100-continue,
@@ -44,7 +46,11 @@
 //   - MaxHeaderBytes (plus net/http's 4096 slack) bounds the head itself,
 //     not the bytes read with it, so heads within a few KiB of the limit can
 //     fare differently.
-//   - Each connection has a second, small goroutine: the background reader.
+//   - A client that goes away while its handler runs cancels r.Context()
+//     once the handler has run for bgDelay (10ms) with the body consumed,
+//     not at once; a shorter request notices when its response is written.
+//     A connection whose handlers ran that long has a second, small
+//     goroutine: the background reader.
 //
 // Not supported: TLS, HTTP/2 (a "PRI * HTTP/2.0" preface reaches the handler
 // as net/http delivers it with h2c off), ReadTimeout and WriteTimeout (use
@@ -89,6 +95,15 @@ type Server struct {
 	// for this long. Zero means no limit.
 	IdleTimeout time.Duration
 
+	// WriteIdleTimeout, if positive, bounds every write to a connection by
+	// a progress deadline: a write that makes no progress for this long
+	// fails, which ends the connection and cancels the request's context.
+	// The deadline is pushed forward before each write (by the server, so
+	// no handler needs to), so a response that keeps moving is never cut.
+	// A write deadline the handler sets (http.ResponseController) replaces
+	// it until the handler's response ends.
+	WriteIdleTimeout time.Duration
+
 	// MaxHeaderBytes bounds the request line plus header fields (with
 	// net/http's 4096 bytes of slack); a larger head gets 431. Zero means
 	// DefaultMaxHeaderBytes.
@@ -103,6 +118,13 @@ type Server struct {
 	// cancellation cancels the requests in flight. Nil means
 	// context.Background(). It must not return nil.
 	BaseContext func(ln net.Listener) context.Context
+
+	// RequestContext, if not nil, is called with each request's context as
+	// the server made it and returns the context r.Context() will be,
+	// which must derive from it. A handler that adds a value to every
+	// request's context saves the copy of the request that
+	// Request.WithContext makes.
+	RequestContext func(ctx context.Context) context.Context
 
 	inShutdown atomic.Bool
 
@@ -131,7 +153,14 @@ func (s *Server) Serve(ln net.Listener) error {
 			panic("h1server: BaseContext returned a nil context")
 		}
 	}
-	shared := &connShared{srv: s, base: base, values: context.WithoutCancel(base)}
+	values := base
+	if base != context.Background() {
+		// Background has no values and no cancelation to hide; skipping
+		// the wrapper also skips an allocation per Value call (the context
+		// package boxes its withoutCancelCtx on each lookup).
+		values = context.WithoutCancel(base)
+	}
+	shared := &connShared{srv: s, base: base, values: values}
 
 	var tempDelay time.Duration
 	for {

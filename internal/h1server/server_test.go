@@ -121,31 +121,156 @@ func TestClientDisconnectCancelsContext(t *testing.T) {
 	}
 }
 
+// TestBackgroundReadArmedLate covers what the delay of the background
+// read (bgDelay) must not change: a read deadline the handler set before
+// the read is armed still ends the request (as net/http: the pending read
+// fails, which cancels the context), and a handler that hijacks before
+// the timer fires gets every byte the client sends afterwards.
+func TestBackgroundReadArmedLate(t *testing.T) {
+	t.Parallel()
+	t.Run("handler's read deadline kept", func(t *testing.T) {
+		t.Parallel()
+		errs := make(chan error, 1)
+		_, addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Passes after the background read is armed, and is not cleared by it.
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(5 * bgDelay))
+			select {
+			case <-r.Context().Done():
+				errs <- r.Context().Err()
+			case <-time.After(waitFor):
+				errs <- errors.New("context not canceled")
+			}
+		}))
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if err := recv(t, errs, "handler"); err != context.Canceled {
+			t.Errorf("Err = %v; want context.Canceled", err)
+		}
+	})
+	t.Run("hijack before arming", func(t *testing.T) {
+		t.Parallel()
+		_, addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Errorf("Hijack: %v", err)
+				return
+			}
+			defer c.Close()
+			time.Sleep(3 * bgDelay) // the timer would have fired by now
+			brw.WriteString("ready\n")
+			brw.Flush()
+			line, err := brw.ReadString('\n')
+			if err != nil {
+				t.Errorf("read after hijack: %v", err)
+			}
+			brw.WriteString(strings.ToUpper(line))
+			brw.Flush()
+		}))
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(waitFor))
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		br := bufio.NewReader(c)
+		if line, err := br.ReadString('\n'); err != nil || line != "ready\n" {
+			t.Fatalf("first line %q, %v; want ready", line, err)
+		}
+		io.WriteString(c, "late\n")
+		if line, err := br.ReadString('\n'); err != nil || line != "LATE\n" {
+			t.Errorf("echo %q, %v; want LATE", line, err)
+		}
+	})
+}
+
 // TestContextCanceledAfterHandler checks the request context ends when
 // the handler returns, that children derived from it are canceled through
-// AfterFunc, and that the base context's values are visible.
+// AfterFunc (more of them than the context holds inline, one stopped), and
+// that the base context's values are visible.
 func TestContextCanceledAfterHandler(t *testing.T) {
 	t.Parallel()
 	type key struct{}
-	ctxs := make(chan context.Context, 1)
-	children := make(chan context.Context, 1)
-	_, addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		if got := ctx.Value(key{}); got != "base" {
-			t.Errorf("base value = %v; want base", got)
-		}
-		if la, ok := ctx.Value(http.LocalAddrContextKey).(net.Addr); !ok || la.String() == "" {
-			t.Errorf("LocalAddrContextKey = %v", ctx.Value(http.LocalAddrContextKey))
-		}
-		child, cancel := context.WithTimeout(ctx, time.Hour)
-		_ = cancel
-		stopped := context.AfterFunc(ctx, func() {})
-		stopped() // deregistered: must not run or leak
-		ctxs <- ctx
-		children <- child
-	}), func(s *Server) {
-		s.BaseContext = func(net.Listener) context.Context {
+	for _, tc := range []struct {
+		name string
+		base func(net.Listener) context.Context // nil: context.Background
+		want any                                // ctx.Value(key{})
+	}{
+		{"base with a value", func(net.Listener) context.Context {
 			return context.WithValue(context.Background(), key{}, "base")
+		}, "base"},
+		{"no BaseContext", nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctxs := make(chan context.Context, 1)
+			children := make(chan context.Context, 1)
+			ran := make(chan int, 3)
+			_, addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ctx := r.Context()
+				if got := ctx.Value(key{}); got != tc.want {
+					t.Errorf("base value = %v; want %v", got, tc.want)
+				}
+				if la, ok := ctx.Value(http.LocalAddrContextKey).(net.Addr); !ok || la.String() == "" {
+					t.Errorf("LocalAddrContextKey = %v", ctx.Value(http.LocalAddrContextKey))
+				}
+				child, cancel := context.WithTimeout(ctx, time.Hour)
+				_ = cancel
+				context.AfterFunc(ctx, func() { ran <- 1 })
+				stopped := context.AfterFunc(ctx, func() { ran <- 2 })
+				context.AfterFunc(ctx, func() { ran <- 3 })
+				if !stopped() { // deregistered: must not run or leak
+					t.Error("stop = false before the handler returned")
+				}
+				ctxs <- ctx
+				children <- child
+			}), func(s *Server) { s.BaseContext = tc.base })
+			resp, err := http.Get("http://" + addr + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			ctx := recv(t, ctxs, "handler")
+			child := recv(t, children, "handler")
+			recv(t, ctx.Done(), "request context cancellation")
+			recv(t, child.Done(), "child context cancellation")
+			if ctx.Err() != context.Canceled || child.Err() != context.Canceled {
+				t.Errorf("Err = %v, child %v; want context.Canceled", ctx.Err(), child.Err())
+			}
+			if got := context.Cause(ctx); got != context.Canceled {
+				t.Errorf("Cause = %v; want context.Canceled", got)
+			}
+			sum := recv(t, ran, "AfterFunc") + recv(t, ran, "AfterFunc")
+			if sum != 4 {
+				t.Errorf("AfterFuncs run: sum of ids %d; want 1+3", sum)
+			}
+			select {
+			case id := <-ran:
+				t.Errorf("stopped AfterFunc %d ran", id)
+			default:
+			}
+		})
+	}
+}
+
+// TestRequestContext: the context RequestContext returns is r.Context(),
+// and it is canceled with the request's when the handler returns.
+func TestRequestContext(t *testing.T) {
+	t.Parallel()
+	type key struct{}
+	ctxs := make(chan context.Context, 1)
+	_, addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got := r.Context().Value(key{}); got != "per request" {
+			t.Errorf("value = %v; want per request", got)
+		}
+		ctxs <- r.Context()
+	}), func(s *Server) {
+		s.RequestContext = func(ctx context.Context) context.Context {
+			return context.WithValue(ctx, key{}, "per request")
 		}
 	})
 	resp, err := http.Get("http://" + addr + "/")
@@ -154,12 +279,7 @@ func TestContextCanceledAfterHandler(t *testing.T) {
 	}
 	resp.Body.Close()
 	ctx := recv(t, ctxs, "handler")
-	child := recv(t, children, "handler")
 	recv(t, ctx.Done(), "request context cancellation")
-	recv(t, child.Done(), "child context cancellation")
-	if ctx.Err() != context.Canceled || child.Err() != context.Canceled {
-		t.Errorf("Err = %v, child %v; want context.Canceled", ctx.Err(), child.Err())
-	}
 }
 
 // TestBaseContextCancel checks that canceling the base context cancels the
@@ -344,6 +464,37 @@ func TestHijackEcho(t *testing.T) {
 	}
 	c.(*net.TCPConn).CloseWrite()
 	recv(t, done, "handler end")
+}
+
+// TestAdoptHeader: a header map handed over before WriteHeader is the one
+// sent (the old map's fields are not); afterwards it is refused.
+func TestAdoptHeader(t *testing.T) {
+	t.Parallel()
+	type adopter interface{ AdoptHeader(http.Header) bool }
+	_, addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Old", "1")
+		h := http.Header{"X-New": {"2"}, "Content-Type": {"text/plain"}}
+		if !w.(adopter).AdoptHeader(h) {
+			t.Error("AdoptHeader before WriteHeader = false")
+		}
+		if w.Header().Get("X-New") != "2" {
+			t.Errorf("Header() after AdoptHeader = %v", w.Header())
+		}
+		w.WriteHeader(http.StatusAccepted)
+		if w.(adopter).AdoptHeader(http.Header{"X-Late": {"3"}}) {
+			t.Error("AdoptHeader after WriteHeader = true")
+		}
+		w.Write([]byte("ok"))
+	}))
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || resp.Header.Get("X-New") != "2" || resp.Header.Get("Content-Type") != "text/plain" ||
+		resp.Header.Get("X-Old") != "" || resp.Header.Get("X-Late") != "" {
+		t.Errorf("response %d %v; want 202 with X-New and Content-Type only", resp.StatusCode, resp.Header)
+	}
 }
 
 // TestKeepAliveReuse drives the server with net/http's client: every
@@ -714,4 +865,189 @@ func TestAnswerWhileBodyReadElsewhere(t *testing.T) {
 	if err := recv(t, readErr, "the body reader to end"); err == nil {
 		t.Error("the abandoned body read succeeded; want an error")
 	}
+}
+
+// deadlineConn records deadline changes.
+type deadlineConn struct {
+	*memConn
+	set  []time.Time // read deadlines
+	setW []time.Time // write deadlines
+}
+
+func (c *deadlineConn) SetReadDeadline(t time.Time) error {
+	c.set = append(c.set, t)
+	return nil
+}
+
+// TestSetIdleDeadline: the idle deadline is set for the first wait, left
+// alone when the one in place is less than 1/64 of IdleTimeout early, and
+// set again after any other read deadline.
+func TestSetIdleDeadline(t *testing.T) {
+	t.Parallel()
+	const idle = time.Hour
+	for _, tc := range []struct {
+		name string
+		rd   func() int64 // conn.rd before the wait
+		want bool         // a deadline is set
+	}{
+		{"none set", func() int64 { return 0 }, true},
+		{"another deadline", func() int64 { return rdOther }, true},
+		{"idle, just set", func() int64 { return time.Now().Add(idle).UnixNano() }, false},
+		{"idle, 1/128 early", func() int64 { return time.Now().Add(idle - idle/128).UnixNano() }, false},
+		{"idle, 1/32 early", func() int64 { return time.Now().Add(idle - idle/32).UnixNano() }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			nc := &deadlineConn{memConn: newMemConn("")}
+			c := testConn(&Server{}, nc)
+			c.rd.Store(tc.rd())
+			before := c.rd.Load()
+			c.setIdleDeadline(idle)
+			if got := len(nc.set) == 1; got != tc.want {
+				t.Fatalf("deadline set = %v (%v); want %v", got, nc.set, tc.want)
+			}
+			if tc.want {
+				if at := c.rd.Load(); at != nc.set[0].UnixNano() || time.Until(nc.set[0]) > idle {
+					t.Errorf("rd = %d after setting %v", at, nc.set[0])
+				}
+			} else if c.rd.Load() != before {
+				t.Errorf("rd changed from %d to %d without a deadline set", before, c.rd.Load())
+			}
+		})
+	}
+}
+
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	c.setW = append(c.setW, t)
+	return nil
+}
+
+// TestPushWriteDeadline: before a write, the WriteIdleTimeout deadline is
+// set unless the handler set one, or the one in place is less than 1/64
+// of the timeout early.
+func TestPushWriteDeadline(t *testing.T) {
+	t.Parallel()
+	const idle = time.Hour
+	for _, tc := range []struct {
+		name string
+		wd   func() int64 // conn.wd before the write
+		want bool         // a deadline is set
+	}{
+		{"none set", func() int64 { return 0 }, true},
+		{"the handler's", func() int64 { return wdHandler }, false},
+		{"ours, just set", func() int64 { return time.Now().Add(idle).UnixNano() }, false},
+		{"ours, 1/128 early", func() int64 { return time.Now().Add(idle - idle/128).UnixNano() }, false},
+		{"ours, 1/32 early", func() int64 { return time.Now().Add(idle - idle/32).UnixNano() }, true},
+		{"ours, expired", func() int64 { return time.Now().Add(-time.Second).UnixNano() }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			nc := &deadlineConn{memConn: newMemConn("")}
+			c := testConn(&Server{}, nc)
+			c.wd.Store(tc.wd())
+			before := c.wd.Load()
+			c.pushWriteDeadline(idle)
+			if got := len(nc.setW) == 1; got != tc.want {
+				t.Fatalf("deadline set = %v (%v); want %v", got, nc.setW, tc.want)
+			}
+			if tc.want {
+				if at := c.wd.Load(); at != nc.setW[0].UnixNano() || time.Until(nc.setW[0]) > idle {
+					t.Errorf("wd = %d after setting %v", at, nc.setW[0])
+				}
+			} else if c.wd.Load() != before {
+				t.Errorf("wd changed from %d to %d without a deadline set", before, c.wd.Load())
+			}
+		})
+	}
+}
+
+// TestWriteIdleTimeout: a client that stops reading is cut after
+// WriteIdleTimeout (the handler's write fails and its context ends); a
+// response that keeps moving is not, however long it lasts; a deadline
+// the handler sets wins over the server's.
+func TestWriteIdleTimeout(t *testing.T) {
+	t.Parallel()
+	const idle = 100 * time.Millisecond
+	chunk := []byte(strings.Repeat("x", 64<<10))
+	errs := make(chan error, 1)
+	_, addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		switch r.URL.Path {
+		case "/stalled": // up to 256 MiB: far more than socket buffers hold
+			for i := 0; i < 4096; i++ {
+				if _, err := w.Write(chunk); err != nil {
+					errs <- r.Context().Err()
+					return
+				}
+			}
+			errs <- errors.New("every write succeeded")
+		case "/moving": // 4 times the timeout in all, never idle for long
+			for i := 0; i < 8; i++ {
+				fmt.Fprintf(w, "data: %d\n\n", i)
+				rc.Flush()
+				time.Sleep(idle / 2)
+			}
+		case "/handler-deadline":
+			rc.SetWriteDeadline(time.Now().Add(-time.Second))
+			w.Write([]byte("late"))
+			errs <- rc.Flush()
+		}
+	}), func(s *Server) { s.WriteIdleTimeout = idle })
+
+	t.Run("stalled client", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET /stalled HTTP/1.1\r\nHost: x\r\n\r\n") // and never read
+		if err := recv(t, errs, "the stalled write"); err != context.Canceled {
+			t.Errorf("after the failed write: context %v; want context.Canceled", err)
+		}
+	})
+	t.Run("moving response", func(t *testing.T) {
+		resp, err := http.Get("http://" + addr + "/moving")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || strings.Count(string(b), "data: ") != 8 {
+			t.Errorf("stream cut: %d events, %v", strings.Count(string(b), "data: "), err)
+		}
+	})
+	t.Run("handler's deadline", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET /handler-deadline HTTP/1.1\r\nHost: x\r\n\r\n")
+		var ne net.Error
+		if err := recv(t, errs, "the flush"); !errors.As(err, &ne) || !ne.Timeout() {
+			t.Errorf("flush past the handler's deadline = %v; want a timeout", err)
+		}
+	})
+	t.Run("error reply after an idle wait", func(t *testing.T) {
+		// The deadline of the first response has passed when the bad
+		// request comes; the 400 must still go out.
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(waitFor))
+		br := bufio.NewReader(c)
+		io.WriteString(c, "GET /moving HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		time.Sleep(3 * idle)
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+		if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 400 ") {
+			t.Errorf("after the idle wait: %q, %v; want a 400", line, err)
+		}
+	})
 }

@@ -25,9 +25,35 @@ func removeHopHeaders(h http.Header) {
 			}
 		}
 	}
-	for _, k := range hopHeaders {
-		delete(h, k)
+	deleteAll(h, hopHeaders[:], isHopHeader)
+}
+
+// deleteAll deletes the keys in names (canonical) from h; in(k) reports
+// whether k is one of them. A typical header has fewer fields than there
+// are names, and then one pass over the fields costs less than a hashed
+// delete per name, which this runs twice per proxied request.
+func deleteAll(h http.Header, names []string, in func(string) bool) {
+	if len(h) > len(names) {
+		for _, k := range names {
+			delete(h, k)
+		}
+		return
 	}
+	for k := range h {
+		if in(k) {
+			delete(h, k) // deleting during range is allowed
+		}
+	}
+}
+
+// isHopHeader reports whether k is one of hopHeaders.
+func isHopHeader(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
 }
 
 // upgradeType returns the protocol a request asks to switch to, or "".
@@ -56,7 +82,7 @@ func hasToken(values []string, token string) bool {
 // X-Forwarded-Proto and -Host when absent. The gateway has already removed
 // incoming forwarding headers unless the peer is a trusted proxy, so what is
 // here is either trusted or ours.
-func setForwarded(h http.Header, r *http.Request) {
+func setForwarded(h http.Header, r *http.Request, vals *[3]string) {
 	peer, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		peer = r.RemoteAddr
@@ -65,8 +91,8 @@ func setForwarded(h http.Header, r *http.Request) {
 	if r.TLS != nil {
 		proto, protoVals = "https", protoHTTPS
 	}
-	// One backing array for the new values: this runs on every request.
-	vals := make([]string, 3)
+	// vals backs the new values (the caller's, allocated with the rest of
+	// the forwarded request): this runs on every request.
 	if prior, ok := h["X-Forwarded-For"]; ok && len(prior) > 0 {
 		vals[0] = strings.Join(prior, ", ") + ", " + peer
 	} else {
@@ -99,19 +125,35 @@ func setForwarded(h http.Header, r *http.Request) {
 	b.WriteString(proto)
 	if r.Host != "" {
 		b.WriteString(";host=")
-		b.WriteString(quoteIfNeeded(r.Host))
+		writeQuotedIfNeeded(&b, r.Host)
 	}
 	vals[2] = b.String()
 	h["Forwarded"] = vals[2:3:3]
 }
 
-// quoteIfNeeded quotes a Forwarded value that is not a plain token.
-func quoteIfNeeded(s string) string {
+// writeQuotedIfNeeded writes a Forwarded value, quoted when it is not a
+// plain token (a host with a port is not), straight into b.
+func writeQuotedIfNeeded(b *strings.Builder, s string) {
+	if isToken(s) {
+		b.WriteString(s)
+		return
+	}
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == '"' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('"')
+}
+
+func isToken(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"`
+			return false
 		}
 	}
-	return s
+	return true
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto/tls"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -296,7 +297,7 @@ func TestSetForwarded(t *testing.T) {
 			if tt.tls {
 				r.TLS = &tls.ConnectionState{}
 			}
-			setForwarded(h, r)
+			setForwarded(h, r, new([3]string))
 			if diff := cmp.Diff(tt.want, h); diff != "" {
 				t.Errorf("setForwarded(RemoteAddr %q, Host %q, TLS %v, %v) mismatch (-want +got):\n%s",
 					tt.remoteAddr, tt.host, tt.tls, tt.in, diff)
@@ -336,7 +337,7 @@ func TestIsEventStream(t *testing.T) {
 	}
 }
 
-func TestQuoteIfNeeded(t *testing.T) {
+func TestWriteQuotedIfNeeded(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, in, want string
@@ -358,9 +359,27 @@ func TestQuoteIfNeeded(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := quoteIfNeeded(tt.in); got != tt.want {
-				t.Errorf("quoteIfNeeded(%q) = %s; want %s", tt.in, got, tt.want)
+			var b strings.Builder
+			writeQuotedIfNeeded(&b, tt.in)
+			if got := b.String(); got != tt.want {
+				t.Errorf("writeQuotedIfNeeded(%q) = %s; want %s", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestIsHopHeader: the switch used for small headers names exactly
+// hopHeaders, which the delete loop for large ones uses.
+func TestIsHopHeader(t *testing.T) {
+	t.Parallel()
+	for _, k := range hopHeaders {
+		if !isHopHeader(k) {
+			t.Errorf("isHopHeader(%q) = false; it is in hopHeaders", k)
+		}
+	}
+	for _, k := range []string{"Content-Type", "Connection-Foo", "connection", "Tee", "Forwarded"} {
+		if isHopHeader(k) {
+			t.Errorf("isHopHeader(%q) = true", k)
+		}
 	}
 }

@@ -82,8 +82,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 		ip = x.ClientIP.String()
 	}
 	key := pool.HashKey(r, ip, x.Consumer)
-	var triedBuf [4]*upstream.Target
-	tried := triedBuf[:0]
+	tried := c.tried[:0]
 	attempts := pool.Attempts()
 	start := time.Now()
 	var lastErr error
@@ -209,6 +208,10 @@ type call struct {
 	out  http.Request
 	url  url.URL
 	body trackedBody
+	// tried backs the targets already tried (the balancer's interface
+	// call would move a local array to the heap on its own).
+	tried [4]*upstream.Target
+	fwd   [3]string // X-Forwarded-For, X-Forwarded-Host, Forwarded
 }
 
 // Shared header values; the transport only reads them.
@@ -250,7 +253,7 @@ func (p *Proxy) outRequest(c *call, r *http.Request) *http.Request {
 		// An absent User-Agent must stay absent, not become Go's default.
 		h["User-Agent"] = noUserAgent
 	}
-	setForwarded(h, r)
+	setForwarded(h, r, &c.fwd)
 	if len(r.Trailer) > 0 {
 		out.Trailer = r.Trailer
 	}
@@ -265,16 +268,8 @@ func (p *Proxy) writeResponse(w http.ResponseWriter, r *http.Request, resp *http
 	}
 	rh := resp.Header
 	removeHopHeaders(rh)
-	wh := w.Header()
-	for k, vs := range rh {
-		if prev, ok := wh[k]; ok && len(prev) > 0 {
-			// A plugin set it before the upstream answered (request-id):
-			// the gateway's value wins, so an echoing upstream cannot
-			// duplicate or override it.
-			continue
-		}
-		wh[k] = vs
-	}
+	flushEach := resp.ContentLength == -1 || isEventStream(rh)
+	wh := adoptHeader(w, rh)
 	if len(resp.Trailer) > 0 {
 		names := make([]string, 0, len(resp.Trailer))
 		for k := range resp.Trailer {
@@ -284,7 +279,6 @@ func (p *Proxy) writeResponse(w http.ResponseWriter, r *http.Request, resp *http
 	}
 	w.WriteHeader(resp.StatusCode)
 
-	flushEach := resp.ContentLength == -1 || isEventStream(rh)
 	if err := p.copyBody(w, resp.Body, flushEach); err != nil {
 		if r.Context().Err() != nil {
 			return nil // the client left; nothing to tell it
@@ -300,6 +294,46 @@ func (p *Proxy) writeResponse(w http.ResponseWriter, r *http.Request, resp *http
 		}
 	}
 	return nil
+}
+
+// headerAdopter is a ResponseWriter that can take a header map over
+// whole: Sluice's HTTP/1.1 server, through the gateway's recorder.
+type headerAdopter interface {
+	AdoptHeader(http.Header) bool
+}
+
+// adoptHeader puts the upstream's response header rh into w's and returns
+// w's header map. Fields a plugin set on w before the upstream answered
+// (request-id) win over the upstream's when they have a value, so an
+// echoing upstream cannot duplicate or override them.
+//
+// When w can adopt rh, w's few fields are merged into rh and rh becomes
+// w's header: no new map, no field-by-field copy.
+func adoptHeader(w http.ResponseWriter, rh http.Header) http.Header {
+	wh := w.Header()
+	if ha, ok := w.(headerAdopter); ok {
+		for k, vs := range wh {
+			if _, dup := rh[k]; len(vs) > 0 || !dup {
+				rh[k] = vs
+			}
+		}
+		if ha.AdoptHeader(rh) {
+			return rh
+		}
+	}
+	if len(wh) == 0 {
+		for k, vs := range rh { // nothing to keep: no lookup per field
+			wh[k] = vs
+		}
+		return wh
+	}
+	for k, vs := range rh {
+		if prev, ok := wh[k]; ok && len(prev) > 0 {
+			continue
+		}
+		wh[k] = vs
+	}
+	return wh
 }
 
 // copyBody streams src to w. Progress deadlines on the client connection

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 )
@@ -103,9 +104,12 @@ func TestCancel(t *testing.T) {
 	tests := []struct {
 		name       string
 		headerSent bool // cancel while reading the body rather than the headers
+		ctx        func() (context.Context, func())
 	}{
-		{"awaiting headers", false},
-		{"reading body", true},
+		{"awaiting headers", false, stdCancelCtx},
+		{"reading body", true, stdCancelCtx},
+		{"awaiting headers/AfterFunc method", false, newFuncCtx},
+		{"reading body/AfterFunc method", true, newFuncCtx},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,7 +127,7 @@ func TestCancel(t *testing.T) {
 				}
 			})
 			tr := newTransport(t)
-			ctx, cancel := context.WithCancel(context.Background())
+			ctx, cancel := tt.ctx()
 			req := mustRequest(t, "GET", s.URL, nil).WithContext(ctx)
 			var err error
 			within(t, 2*time.Second, "cancelled request", func() {
@@ -151,20 +155,100 @@ func TestCancel(t *testing.T) {
 // not poison the pooled connection.
 func TestCancelAfterBodyDone(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
-	tr := newTransport(t)
-	for range 5 {
-		ctx, cancel := context.WithCancel(context.Background())
-		resp, err := tr.RoundTrip(mustRequest(t, "GET", s.URL, nil).WithContext(ctx))
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.ReadAll(resp.Body)
-		resp.Body.Close()
-		cancel()
+	for _, tc := range []struct {
+		name string
+		ctx  func() (context.Context, func())
+	}{
+		{"context.WithCancel", stdCancelCtx},
+		{"AfterFunc method", newFuncCtx},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newServer(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+			tr := newTransport(t)
+			for range 5 {
+				ctx, cancel := tc.ctx()
+				resp, err := tr.RoundTrip(mustRequest(t, "GET", s.URL, nil).WithContext(ctx))
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if fc, ok := ctx.(*funcCtx); ok && fc.registered == 0 {
+					t.Error("AfterFunc was not called; the transport should watch the context through it")
+				}
+				cancel()
+			}
+			if got := s.conns.Load(); got != 1 {
+				t.Errorf("connections = %d; want 1", got)
+			}
+		})
 	}
-	if got := s.conns.Load(); got != 1 {
-		t.Errorf("connections = %d; want 1", got)
+}
+
+func stdCancelCtx() (context.Context, func()) {
+	return context.WithCancel(context.Background())
+}
+
+// funcCtx is a cancelable context of a type the context package does not
+// know, with an AfterFunc method (as Sluice's request contexts have),
+// which the transport uses to watch it.
+type funcCtx struct {
+	context.Context // Background, for Deadline and Value
+	mu              sync.Mutex
+	done            chan struct{}
+	err             error
+	funcs           map[int]func()
+	next            int
+	registered      int // AfterFunc calls
+}
+
+func newFuncCtx() (context.Context, func()) {
+	c := &funcCtx{Context: context.Background(), done: make(chan struct{}), funcs: map[int]func(){}}
+	return c, c.cancel
+}
+
+func (c *funcCtx) Done() <-chan struct{} { return c.done }
+
+func (c *funcCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *funcCtx) AfterFunc(f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		go f()
+		return func() bool { return false }
+	}
+	c.registered++
+	c.next++
+	id := c.next
+	c.funcs[id] = f
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		_, ok := c.funcs[id]
+		delete(c.funcs, id)
+		return ok
+	}
+}
+
+func (c *funcCtx) cancel() {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = context.Canceled
+	close(c.done)
+	funcs := c.funcs
+	c.funcs = nil
+	c.mu.Unlock()
+	for _, f := range funcs {
+		f()
 	}
 }
 

@@ -191,6 +191,13 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+// afterFuncer is the method a context may have to run a function when it
+// is canceled (the context package's interface of the same name). Sluice's
+// request contexts have it.
+type afterFuncer interface {
+	AfterFunc(func()) (stop func() bool)
+}
+
 // exchange is the per-request state that survives a retry.
 type exchange struct {
 	req      *http.Request
@@ -210,7 +217,11 @@ func (e staleError) Unwrap() error { return e.err }
 func (t *Transport) send(ctx context.Context, c *conn, ex *exchange) (*http.Response, error) {
 	req := ex.req
 	var stop func() bool
-	if ctx.Done() != nil {
+	if af, ok := ctx.(afterFuncer); ok {
+		// The context's own registration: context.AfterFunc would also
+		// allocate a context and make the parent's Done channel, per request.
+		stop = af.AfterFunc(c.abort)
+	} else if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, c.abort)
 	}
 	fail := func(err error) (*http.Response, error) {
