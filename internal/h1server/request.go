@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicegw/sluice/internal/httpwire"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -66,7 +67,7 @@ func (ex *exchange) parse(head string) error {
 	if !ok1 || !ok2 {
 		return badRequest("malformed request line %q", trunc(line))
 	}
-	if !validToken(method) {
+	if !httpwire.ValidToken(method) {
 		return badRequest("invalid method %q", trunc(method))
 	}
 	major, minor, ok := parseVersion(proto)
@@ -121,7 +122,7 @@ func (ex *exchange) parse(head string) error {
 		if len(te) != 1 {
 			return &unsupportedTEError{fmt.Sprintf("too many transfer encodings: %q", te)}
 		}
-		if !asciiEqualFold(te[0], "chunked") {
+		if !httpwire.EqualFoldASCII(te[0], "chunked") {
 			return &unsupportedTEError{fmt.Sprintf("unsupported transfer encoding: %q", te[0])}
 		}
 		chunked = true
@@ -311,7 +312,7 @@ func parseFields(s string, vals []string) (http.Header, error) {
 		if colon < 0 {
 			return nil, badRequest("header line without colon %q", trunc(line))
 		}
-		key, ok := canonicalKey(line[:colon])
+		key, ok := httpwire.CanonicalKey(line[:colon], commonKeys)
 		if !ok {
 			if onlyTokenOrSpace(line[:colon]) {
 				// textproto lets "Name : v" through and net/http's server
@@ -321,10 +322,10 @@ func parseFields(s string, vals []string) (http.Header, error) {
 			return nil, badRequest("invalid header field name %q", trunc(line[:colon]))
 		}
 		v := line[colon+1:]
-		if !validFieldValue(v) {
+		if !httpwire.ValidFieldValue(v) {
 			return nil, badRequest("invalid header field value for %q", key)
 		}
-		v = trimOWS(v)
+		v = httpwire.TrimOWS(v)
 		if vv, ok := h[key]; ok {
 			h[key] = append(vv, v)
 		} else if len(vals) > 0 {
@@ -340,7 +341,7 @@ func parseFields(s string, vals []string) (http.Header, error) {
 
 func onlyTokenOrSpace(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if !tokenTable[s[i]] && s[i] != ' ' {
+		if !httpwire.IsTokenChar(s[i]) && s[i] != ' ' {
 			return false
 		}
 	}

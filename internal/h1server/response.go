@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/sluicegw/sluice/internal/httpwire"
 	"io"
 	"log/slog"
 	"net"
@@ -226,7 +227,7 @@ func textprotoTrim(s string) string {
 // appendFields renders k's values as net/http's Header.Write does: a key
 // that is not a token is dropped, values are sanitized.
 func appendFields(buf []byte, k string, vv []string) []byte {
-	if len(vv) == 0 || !validToken(k) {
+	if len(vv) == 0 || !httpwire.ValidToken(k) {
 		return buf
 	}
 	for _, v := range vv {
@@ -239,7 +240,7 @@ func appendFields(buf []byte, k string, vv []string) []byte {
 }
 
 func writeFields(bw *bufio.Writer, k string, vv []string) {
-	if len(vv) == 0 || !validToken(k) {
+	if len(vv) == 0 || !httpwire.ValidToken(k) {
 		return
 	}
 	for _, v := range vv {

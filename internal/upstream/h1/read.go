@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/sluicegw/sluice/internal/httpwire"
 	"io"
 	"net/http"
 	"strings"
@@ -179,15 +180,15 @@ func parseFields(s string) (http.Header, error) {
 		if colon <= 0 {
 			return nil, malformed("header line %q", trunc(line))
 		}
-		key, ok := canonicalKey(line[:colon])
+		key, ok := httpwire.CanonicalKey(line[:colon], commonKeys)
 		if !ok {
 			return nil, malformed("header field name %q", trunc(line[:colon]))
 		}
 		v := line[colon+1:]
-		if !validFieldValue(v) {
+		if !httpwire.ValidFieldValue(v) {
 			return nil, malformed("header field value for %q", key)
 		}
-		v = trimOWS(v)
+		v = httpwire.TrimOWS(v)
 		if vv, ok := h[key]; ok {
 			h[key] = append(vv, v)
 		} else {
@@ -217,7 +218,7 @@ func frame(resp *http.Response, b *body, method string) error {
 		delete(h, "Transfer-Encoding")
 		if resp.ProtoMinor >= 1 { // HTTP/1.0 has no transfer codings (net/http ignores it too)
 			// Like nginx and net/http: one field, exactly "chunked".
-			if len(te) != 1 || !asciiEqualFold(te[0], "chunked") {
+			if len(te) != 1 || !httpwire.EqualFoldASCII(te[0], "chunked") {
 				return malformed("unsupported Transfer-Encoding %q", te)
 			}
 			chunked = true
@@ -296,11 +297,11 @@ func announcedTrailer(vv []string) (http.Header, error) {
 	var t http.Header
 	for _, v := range vv {
 		for f := range strings.SplitSeq(v, ",") {
-			f = trimOWS(f)
+			f = httpwire.TrimOWS(f)
 			if f == "" {
 				continue
 			}
-			k, ok := canonicalKey(f)
+			k, ok := httpwire.CanonicalKey(f, commonKeys)
 			if !ok {
 				return nil, malformed("Trailer field %q", trunc(f))
 			}

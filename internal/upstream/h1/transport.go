@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicegw/sluice/internal/httpwire"
 	"io"
 	"net"
 	"net/http"
@@ -115,7 +116,7 @@ func Supports(req *http.Request) bool {
 		return false
 	}
 	for _, v := range h["Expect"] {
-		if asciiEqualFold(trimOWS(v), "100-continue") {
+		if httpwire.EqualFoldASCII(httpwire.TrimOWS(v), "100-continue") {
 			return false
 		}
 	}

@@ -3,6 +3,7 @@ package h1
 import (
 	"bufio"
 	"fmt"
+	"github.com/sluicegw/sluice/internal/httpwire"
 	"io"
 	"net/http"
 	"net/url"
@@ -25,7 +26,7 @@ func (e bodyReadError) Unwrap() error { return e.err }
 // method, request URI, Host or header that is not a valid token or holds
 // CR, LF, NUL or another control byte.
 func validateRequest(req *http.Request) error {
-	if m := req.Method; m != "" && !validToken(m) {
+	if m := req.Method; m != "" && !httpwire.ValidToken(m) {
 		return &requestError{fmt.Sprintf("invalid method %q", m)}
 	}
 	if req.Body == nil || req.Body == http.NoBody {
@@ -47,11 +48,11 @@ func validateRequest(req *http.Request) error {
 		return &requestError{"invalid control character or space in URL"}
 	}
 	for k, vs := range req.Header {
-		if !validToken(k) {
+		if !httpwire.ValidToken(k) {
 			return &requestError{fmt.Sprintf("invalid header field name %q", k)}
 		}
 		for _, v := range vs {
-			if !validFieldValue(v) {
+			if !httpwire.ValidFieldValue(v) {
 				// The value is not quoted: it may be a secret.
 				return &requestError{fmt.Sprintf("invalid header field value for %q", k)}
 			}
@@ -132,7 +133,7 @@ func writeRequest(bw *bufio.Writer, req *http.Request, ex *exchange) error {
 func writeField(bw *bufio.Writer, k, v string) {
 	bw.WriteString(k)
 	bw.WriteString(": ")
-	bw.WriteString(trimOWS(v))
+	bw.WriteString(httpwire.TrimOWS(v))
 	bw.WriteString("\r\n")
 }
 
@@ -142,15 +143,15 @@ func writeField(bw *bufio.Writer, k, v string) {
 func excludedHeader(k string) bool {
 	switch len(k) {
 	case 4:
-		return asciiEqualFold(k, "Host")
+		return httpwire.EqualFoldASCII(k, "Host")
 	case 7:
-		return asciiEqualFold(k, "Trailer")
+		return httpwire.EqualFoldASCII(k, "Trailer")
 	case 10:
-		return asciiEqualFold(k, "User-Agent")
+		return httpwire.EqualFoldASCII(k, "User-Agent")
 	case 14:
-		return asciiEqualFold(k, "Content-Length")
+		return httpwire.EqualFoldASCII(k, "Content-Length")
 	case 17:
-		return asciiEqualFold(k, "Transfer-Encoding")
+		return httpwire.EqualFoldASCII(k, "Transfer-Encoding")
 	}
 	return false
 }
