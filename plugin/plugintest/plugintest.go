@@ -113,8 +113,11 @@ func Serve(h plugin.Handler, r *http.Request) Result {
 	}
 	r = r.WithContext(plugin.WithExchange(r.Context(), x))
 	w := httptest.NewRecorder()
-	err := h.ServeHTTP(w, r)
-	if pe, ok := err.(*plugin.Error); ok && w.Code == http.StatusOK && w.Body.Len() == 0 && len(w.Result().Header) == 0 {
+	tw := &trackingWriter{ResponseRecorder: w}
+	err := h.ServeHTTP(tw, r)
+	// Like the gateway: render the error only when nothing was written,
+	// even if the plugin set response headers before returning it.
+	if pe, ok := err.(*plugin.Error); ok && !tw.wrote {
 		for k, vs := range pe.Header {
 			w.Header()[k] = vs
 		}
@@ -125,3 +128,33 @@ func Serve(h plugin.Handler, r *http.Request) Result {
 	}
 	return Result{ResponseRecorder: w, X: x, Err: err}
 }
+
+// trackingWriter notes whether the handler wrote anything, which
+// httptest.ResponseRecorder does not tell (its Code is 200 before a write).
+type trackingWriter struct {
+	*httptest.ResponseRecorder
+	wrote bool
+}
+
+func (w *trackingWriter) WriteHeader(code int) {
+	w.wrote = true
+	w.ResponseRecorder.WriteHeader(code)
+}
+
+func (w *trackingWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseRecorder.Write(b)
+}
+
+func (w *trackingWriter) WriteString(str string) (int, error) {
+	w.wrote = true
+	return w.ResponseRecorder.WriteString(str)
+}
+
+func (w *trackingWriter) Flush() {
+	w.wrote = true
+	w.ResponseRecorder.Flush()
+}
+
+// Unwrap lets http.ResponseController reach the recorder.
+func (w *trackingWriter) Unwrap() http.ResponseWriter { return w.ResponseRecorder }

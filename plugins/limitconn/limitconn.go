@@ -97,19 +97,7 @@ func (c *Config) Validate() error {
 
 // New builds the middleware from a decoded, validated c.
 func New(env plugin.Env, c *Config) (plugin.Middleware, error) {
-	return build(env, c, limit.Options{}, sleep)
-}
-
-// sleep waits d, or until ctx is done (the client left).
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return build(env, c, limit.Options{}, limit.Sleep)
 }
 
 func build(env plugin.Env, c *Config, o limit.Options, sleep func(context.Context, time.Duration) error) (plugin.Middleware, error) {

@@ -190,7 +190,7 @@ func TestReleasedOnCancelAndPanic(t *testing.T) {
 	t.Parallel()
 	store := limit.NewLocal()
 	g := newGate()
-	hold := handler(t, kindWith(limit.Options{Local: store}, sleep), limittest.New(t, "c").Env,
+	hold := handler(t, kindWith(limit.Options{Local: store}, limit.Sleep), limittest.New(t, "c").Env,
 		`{"conn":1,"burst":1,"default_conn_delay":"1m"}`, g)
 	go get(hold, "192.0.2.1")
 	<-g.entered

@@ -189,7 +189,7 @@ func TestDelayCancel(t *testing.T) {
 		return nil
 	})
 	// The real sleep, with a delay of an hour: only cancellation ends it.
-	h := handler(t, kindWith(limit.Options{Now: clock.Now, Local: limit.NewLocal()}, sleep),
+	h := handler(t, kindWith(limit.Options{Now: clock.Now, Local: limit.NewLocal()}, limit.Sleep),
 		limittest.New(t, "api").Env, `{"rate":0.0002,"burst":5}`, next)
 	if got := get(h, "192.0.2.1").Code; got != 200 {
 		t.Fatalf("first request: status %d", got)

@@ -11,6 +11,7 @@
 package limit
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,3 +161,17 @@ func (d Duration) Check(key string, min, max time.Duration) error {
 // ErrNoRedis is returned by NewBackend for policy redis without a
 // top-level redis block.
 var ErrNoRedis = errors.New("policy: redis needs the top-level redis block")
+
+// Sleep waits d, or until ctx is done (the client left): then the request
+// ends with ctx's error, which the gateway logs as a client that closed.
+// limit-req and limit-conn delay requests with it.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
