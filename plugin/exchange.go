@@ -31,6 +31,9 @@ type Exchange struct {
 	UpstreamDuration time.Duration
 	Attempts         int
 
+	// AI is the state of a request on an ai route; nil on other routes.
+	AI *AI
+
 	authn    authn
 	paramBuf [8]Param
 }

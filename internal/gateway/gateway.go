@@ -270,6 +270,9 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				// Set at the end: the consumer is known only after authn ran.
 				span.SetAttributes(attribute.String("sluice.consumer", x.Consumer))
 			}
+			if x.AI != nil {
+				span.SetAttributes(aiSpanAttrs(x.AI)...)
+			}
 			if rec.status >= 500 {
 				span.SetStatus(codes.Error, http.StatusText(rec.status))
 			}
@@ -321,7 +324,11 @@ func (gw *Gateway) finish(rt *route, x *plugin.Exchange, r *http.Request, rec *r
 	if err != nil {
 		pe = httperr.As(err)
 		if !rec.wrote {
-			httperr.Write(rec, pe, requestID(x))
+			if rt != nil && rt.render != nil {
+				rt.render(rec, r, pe, requestID(x))
+			} else {
+				httperr.Write(rec, pe, requestID(x))
+			}
 		}
 		if pe == errAborted {
 			gw.log.Warn("response aborted after it started", "request_id", requestID(x), "route", x.Route,
@@ -353,11 +360,10 @@ func (gw *Gateway) finish(rt *route, x *plugin.Exchange, r *http.Request, rec *r
 		}
 		rt.metrics.Observe(status, total, x.UpstreamDuration, rec.reqBytes, rec.bytes, retries)
 		if x.Consumer != "" {
-			name := x.Consumer
-			if c, ok := rt.consumers[name]; !ok || c != x.Caller {
-				name = "_unlisted" // a token subject, say: unbounded label values
-			}
-			gw.metrics.Consumer(x.Route, name, status)
+			gw.metrics.Consumer(x.Route, consumerLabel(rt, x), status)
+		}
+		if x.AI != nil {
+			gw.observeAI(rt, x, total)
 		}
 	}
 	if h := gw.accessHandler(r.Context()); h != nil {
@@ -382,6 +388,9 @@ func (gw *Gateway) finish(rt *route, x *plugin.Exchange, r *http.Request, rec *r
 			slog.String("client_ip", x.ClientIP.String()),
 			slog.String("consumer", x.Consumer),
 		)
+		if x.AI != nil {
+			line.AddAttrs(aiAttrs(x.AI)...)
+		}
 		_ = h.Handle(r.Context(), line)
 	}
 }

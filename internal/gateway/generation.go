@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	airoute "github.com/sluicegw/sluice/internal/ai/route"
 	"github.com/sluicegw/sluice/internal/config"
 	"github.com/sluicegw/sluice/internal/httperr"
 	"github.com/sluicegw/sluice/internal/metrics"
@@ -52,6 +53,10 @@ type route struct {
 	// consumers are the configured ones: only they get their own metric
 	// label, because openid-connect may name a consumer per token subject.
 	consumers map[string]*plugin.Consumer
+	// render, when set, writes a plugin's error in the route's own
+	// protocol (an ai route's OpenAI or Anthropic error shape) in place of
+	// Sluice's generic JSON error.
+	render func(w http.ResponseWriter, r *http.Request, e *plugin.Error, requestID string)
 }
 
 // acquire registers a request on g. It fails once g is retired, so a request
@@ -221,13 +226,14 @@ func (gw *Gateway) build(cfg *config.Config, id uint64) (*generation, config.Pro
 	for i, rc := range cfg.Routes {
 		r := &route{name: rc.Name, upstream: rc.Upstream, metrics: gw.metrics.Route(rc.Name, rc.Upstream), consumers: ids.consumers}
 		var terminal plugin.Handler = noUpstream{}
+		var aiRoute *airoute.Handler
 		if rc.AI != nil {
 			h, err := gw.aiHandler(cfg, rc)
 			if err != nil {
 				fail(config.Problem{Path: config.Path{"routes", i, "ai"}, Msg: err.Error()})
 				continue
 			}
-			terminal = h
+			terminal, aiRoute, r.render = h, h, h.WriteError
 		} else if rc.Upstream != "" {
 			pool, ok := pools[rc.Upstream]
 			uc, defined := upstreamConfig(cfg, rc.Upstream)
@@ -253,6 +259,9 @@ func (gw *Gateway) build(cfg *config.Config, id uint64) (*generation, config.Pro
 			}
 		}
 		r.handler = plugin.Chain(plugin.WithAuthnGate(uses, policy), terminal)
+		if aiRoute != nil {
+			r.handler = aiRoute.Wrap(r.handler)
+		}
 		g.routes = append(g.routes, r)
 	}
 	if len(problems) > 0 {

@@ -34,6 +34,7 @@ type Metrics struct {
 	panics          prometheus.Counter
 	decisions       *prometheus.CounterVec
 	consumers       *prometheus.CounterVec
+	ai              *aiMetrics
 }
 
 // Buckets for request durations: 1ms to 60s, dense where proxies live.
@@ -89,7 +90,9 @@ func New() *Metrics {
 		consumers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_consumer_requests_total", Help: "Requests of identified consumers, by route, consumer and status class (2xx, 4xx ...).",
 		}, []string{"route", "consumer", "class"}),
+		ai: newAIMetrics(),
 	}
+	reg.MustRegister(m.ai.all...)
 	reg.MustRegister(m.requests, m.duration, m.upstreamDur, m.requestBytes, m.responseBytes, m.inFlight,
 		m.retries, m.targetHealthy, m.reloads, m.reloadOK, m.reloadTimestamp, m.panics, m.decisions, m.consumers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -3,10 +3,12 @@ package route
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/sluicegw/sluice/internal/ai/anthropic"
 	"github.com/sluicegw/sluice/internal/ai/openai"
 	"github.com/sluicegw/sluice/internal/sse"
+	"github.com/sluicegw/sluice/plugin"
 )
 
 // clientError writes an error that is the caller's fault and returns nil:
@@ -58,4 +60,39 @@ func streamError(api, code, msg string) sse.Event {
 func appendJSONString(b []byte, s string) []byte {
 	q, _ := json.Marshal(s)
 	return append(b, q...)
+}
+
+// WriteError renders e, the error of a plugin in front of the handler (a
+// 401 from key-auth, a 429 from a token limit), in the client's API shape,
+// so that SDKs map it to their own error types: OpenAI's {"error":{...}}
+// with e.Code as code, or Anthropic's {"type":"error",...}. The gateway
+// calls it in place of its generic rendering on ai routes. Status 499 is
+// never written: the client is gone.
+func (h *Handler) WriteError(w http.ResponseWriter, r *http.Request, e *plugin.Error, requestID string) {
+	if e.Status == 499 {
+		return
+	}
+	api, _, _ := classifyPath(r.URL.Path, r.Header)
+	if a := plugin.ExchangeOf(r).AI; a != nil {
+		api = a.API
+	}
+	hdr := w.Header()
+	for k, vs := range e.Header {
+		hdr[k] = vs
+	}
+	var b []byte
+	if api == APIAnthropic {
+		eb := anthropic.NewErrorBody(e.Status, e.Public)
+		eb.RequestID = requestID
+		b, _ = json.Marshal(eb)
+	} else {
+		b, _ = json.Marshal(openai.ErrorBody{Error: openai.Error{Message: e.Public, Type: openai.ErrorTypeForStatus(e.Status), Code: e.Code}})
+	}
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(e.Status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(b)
+	}
 }

@@ -173,34 +173,90 @@ func (o operation) path() string {
 	return [...]string{"chat/completions", "embeddings", "models"}[o]
 }
 
+// classifyPath names the API and operation of a request path, matched by
+// suffix so a route on /v1/* or /openai/* works. ok is false for a path
+// the handler does not serve; api is then the best guess for the error.
+func classifyPath(path string, h http.Header) (api string, op operation, ok bool) {
+	switch {
+	case strings.HasSuffix(path, "/chat/completions"):
+		return APIOpenAI, opChat, true
+	case strings.HasSuffix(path, "/embeddings"):
+		return APIOpenAI, opEmbeddings, true
+	case strings.HasSuffix(path, "/models"):
+		return APIOpenAI, opModels, true
+	case strings.HasSuffix(path, "/messages"):
+		return APIAnthropic, opChat, true
+	}
+	if strings.Contains(path, "/messages") || h.Get("Anthropic-Version") != "" {
+		return APIAnthropic, opChat, false
+	}
+	return APIOpenAI, opChat, false
+}
+
+// Wrap returns next, the route's plugin chain, behind a step that gives
+// each request its plugin.AI state, so that AI plugins can read the
+// request and the gateway can log its outcome. The gateway wraps every ai
+// route's chain with it.
+func (h *Handler) Wrap(next plugin.Handler) plugin.Handler {
+	return plugin.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		plugin.ExchangeOf(r).AI = h.newAI(w, r)
+		return next.ServeHTTP(w, r)
+	})
+}
+
+// newAI returns the AI state of r, whose body is read and decoded on the
+// first call to Request.
+func (h *Handler) newAI(w http.ResponseWriter, r *http.Request) *plugin.AI {
+	api, op, ok := classifyPath(r.URL.Path, r.Header)
+	var load func() (plugin.AIRequest, error)
+	if ok && op != opModels {
+		load = func() (plugin.AIRequest, error) { return h.decode(w, r, api, op) }
+	}
+	return plugin.NewAI(api, op.String(), load)
+}
+
+// decode reads and decodes the request body. Its errors are *plugin.Error
+// values a plugin can return as they are; a decoding error wraps the
+// *paramError so the handler can name the parameter.
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request, api string, op operation) (plugin.AIRequest, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &plugin.Error{Status: http.StatusRequestEntityTooLarge, Code: "request_too_large",
+				Public: fmt.Sprintf("request body is larger than %d bytes", mbe.Limit), Err: err}
+		}
+		return nil, &plugin.Error{Status: 499, Code: "client_closed", Public: "the request body could not be read", Err: err}
+	}
+	req, perr := decodeRequest(api, op, body)
+	if perr != nil {
+		return nil, &plugin.Error{Status: http.StatusBadRequest, Code: "invalid_request", Public: perr.msg, Err: perr}
+	}
+	return req, nil
+}
+
 // ServeHTTP serves one request; see the package comment for what it
 // returns.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	c := &call{h: h, w: w, r: r, start: h.now(), x: plugin.ExchangeOf(r)}
-	path := r.URL.Path
-	method := http.MethodPost
-	switch {
-	case strings.HasSuffix(path, "/chat/completions"):
-		c.res.API, c.op = APIOpenAI, opChat
-	case strings.HasSuffix(path, "/embeddings"):
-		c.res.API, c.op = APIOpenAI, opEmbeddings
-	case strings.HasSuffix(path, "/models"):
-		c.res.API, c.op, method = APIOpenAI, opModels, http.MethodGet
-	case strings.HasSuffix(path, "/messages"):
-		c.res.API, c.op = APIAnthropic, opChat
-	default:
-		c.res.API = APIOpenAI
-		if strings.Contains(path, "/messages") || r.Header.Get("Anthropic-Version") != "" {
-			c.res.API = APIAnthropic
-		}
+	if c.x.AI == nil { // not behind Wrap: a unit test, say
+		c.x.AI = h.newAI(w, r)
+	}
+	api, op, ok := classifyPath(r.URL.Path, r.Header)
+	c.res.API, c.op = api, op
+	if !ok {
 		return c.done(c.clientError(http.StatusNotFound, "invalid_request", "unknown_url", "",
-			fmt.Sprintf("Sluice's AI route does not serve %s %s", r.Method, path)))
+			fmt.Sprintf("Sluice's AI route does not serve %s %s", r.Method, r.URL.Path)))
 	}
 	c.res.Operation = c.op.String()
+	method := http.MethodPost
+	if op == opModels {
+		method = http.MethodGet
+	}
 	if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
 		c.w.Header().Set("Allow", method)
 		return c.done(c.clientError(http.StatusMethodNotAllowed, "invalid_request", "method_not_allowed", "",
-			fmt.Sprintf("%s needs method %s", path, method)))
+			fmt.Sprintf("%s needs method %s", r.URL.Path, method)))
 	}
 	if c.op == opModels {
 		return c.done(c.models())
@@ -227,6 +283,12 @@ type call struct {
 func (c *call) done(err error) error {
 	c.res.Duration = c.h.now().Sub(c.start)
 	c.x.Attempts = c.res.Attempts
+	a := c.x.AI
+	a.Provider, a.ProviderModel = c.res.Provider, c.res.ProviderModel
+	a.Usage = plugin.TokenUsage(c.res.Usage)
+	a.UsageKnown = c.res.UsageKnown
+	a.Attempts, a.Fallbacks = c.res.Attempts, c.res.Fallbacks
+	a.TimeToFirstToken, a.ErrorKind = c.res.TimeToFirstToken, c.res.ErrorKind
 	if c.h.onDone != nil {
 		c.h.onDone(c.r, c.res)
 	}
@@ -235,20 +297,22 @@ func (c *call) done(err error) error {
 
 // serve handles a chat or embeddings request.
 func (c *call) serve() error {
-	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, c.h.maxBody))
+	q, err := c.x.AI.Request()
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return c.clientError(http.StatusRequestEntityTooLarge, "body_too_large", "request_too_large", "",
-				fmt.Sprintf("request body is larger than %d bytes", mbe.Limit))
+		var pe *plugin.Error
+		var perr *paramError
+		switch {
+		case errors.As(err, &perr):
+			return c.clientError(http.StatusBadRequest, "invalid_request", "", perr.param, perr.msg)
+		case errors.As(err, &pe) && pe.Status == http.StatusRequestEntityTooLarge:
+			return c.clientError(pe.Status, "body_too_large", pe.Code, "", pe.Public)
+		case errors.As(err, &pe):
+			c.res.ErrorKind, c.res.Status = "client_closed", pe.Status
+			return pe
 		}
-		c.res.ErrorKind, c.res.Status = "client_closed", 499
-		return &plugin.Error{Status: 499, Code: "client_closed", Public: "the request body could not be read", Err: err}
+		return err
 	}
-	req, perr := decodeRequest(c.res.API, c.op, body)
-	if perr != nil {
-		return c.clientError(http.StatusBadRequest, "invalid_request", "", perr.param, perr.msg)
-	}
+	req := q.(*request)
 	c.req = req
 	c.res.Model, c.res.Stream = req.model, req.stream
 	mr := c.h.models[req.model]

@@ -1,0 +1,259 @@
+package route
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/sluicegw/sluice/internal/ai/anthropic"
+	"github.com/sluicegw/sluice/internal/ai/openai"
+	"github.com/sluicegw/sluice/plugin"
+)
+
+// This file is *request seen through plugin.AIRequest: the provider-neutral
+// view AI plugins read and change before the request goes upstream.
+
+var _ plugin.AIRequest = (*request)(nil)
+
+// errNoMessages is what Prepend and Append say about an embeddings request.
+var errNoMessages = errors.New("an embeddings request has no messages to add to")
+
+// Model returns the model name the client asked for.
+func (q *request) Model() string { return q.model }
+
+// Stream reports whether the client asked for a stream.
+func (q *request) Stream() bool { return q.stream }
+
+// Messages returns the request's text; see plugin.AIRequest.
+func (q *request) Messages() []plugin.AIMessage {
+	var out []plugin.AIMessage
+	switch {
+	case q.emb != nil:
+		for _, s := range embeddingInputs(q.emb.Input) {
+			out = append(out, plugin.AIMessage{Role: "user", Text: s})
+		}
+	case q.ant != nil:
+		if s := anthropicText(q.ant.System); s != "" {
+			out = append(out, plugin.AIMessage{Role: "system", Text: s})
+		}
+		for _, m := range q.ant.Messages {
+			out = append(out, plugin.AIMessage{Role: m.Role, Text: anthropicText(m.Content)})
+		}
+	case q.oai != nil:
+		for _, m := range q.oai.Messages {
+			role := m.Role
+			if role == openai.RoleDeveloper {
+				role = openai.RoleSystem
+			}
+			var b strings.Builder
+			b.WriteString(openAIText(m.Content))
+			for _, tc := range m.ToolCalls {
+				sep(&b)
+				b.WriteString(tc.Function.Arguments)
+			}
+			out = append(out, plugin.AIMessage{Role: role, Text: b.String()})
+		}
+	}
+	return out
+}
+
+// sep writes a newline between two pieces of one message's text.
+func sep(b *strings.Builder) {
+	if b.Len() > 0 {
+		b.WriteByte('\n')
+	}
+}
+
+func openAIText(c openai.Content) string {
+	if s, ok := c.String(); ok {
+		return s
+	}
+	var b strings.Builder
+	for _, p := range c.Parts {
+		if p.Type == openai.PartText || p.Type == openai.PartRefusal {
+			sep(&b)
+			b.WriteString(p.Text + p.Refusal)
+		}
+	}
+	return b.String()
+}
+
+func anthropicText(c anthropic.Content) string {
+	if c.Blocks == nil {
+		return c.Text
+	}
+	var b strings.Builder
+	for _, bl := range c.Blocks {
+		switch {
+		case bl.Text != "":
+			sep(&b)
+			b.WriteString(bl.Text)
+		case bl.Type == anthropic.BlockToolUse && len(bl.Input) > 0:
+			sep(&b)
+			b.Write(bl.Input)
+		case bl.Content != nil:
+			if s := anthropicText(*bl.Content); s != "" {
+				sep(&b)
+				b.WriteString(s)
+			}
+		}
+	}
+	return b.String()
+}
+
+// embeddingInputs returns the text inputs of an embeddings request: a
+// string or a list of strings. Token-array inputs have no text.
+func embeddingInputs(raw json.RawMessage) []string {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return []string{one}
+	}
+	var many []string
+	if json.Unmarshal(raw, &many) == nil {
+		return many
+	}
+	return nil
+}
+
+// Prepend adds msgs at the start of the conversation; see plugin.AIRequest.
+func (q *request) Prepend(msgs ...plugin.AIMessage) error { return q.add(true, msgs) }
+
+// Append adds msgs at the end of the conversation; see plugin.AIRequest.
+func (q *request) Append(msgs ...plugin.AIMessage) error { return q.add(false, msgs) }
+
+func (q *request) add(front bool, msgs []plugin.AIMessage) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	if q.emb != nil {
+		return errNoMessages
+	}
+	for _, m := range msgs {
+		switch m.Role {
+		case "system", "user", "assistant":
+		default:
+			return errors.New("role " + m.Role + " cannot be added (want system, user or assistant)")
+		}
+	}
+	q.forms = [2]*form{} // translated forms are stale now
+	if front {
+		// Added in reverse so that msgs keep their order at the front.
+		for i := len(msgs) - 1; i >= 0; i-- {
+			q.insert(true, msgs[i])
+		}
+		return nil
+	}
+	for _, m := range msgs {
+		q.insert(false, m)
+	}
+	return nil
+}
+
+// insert adds one message. A system message joins the system prompt at
+// its start or end; any other goes at the front (after the system
+// prompt) or at the end of the conversation.
+func (q *request) insert(front bool, m plugin.AIMessage) {
+	if q.ant != nil {
+		if m.Role == "system" {
+			q.ant.System = joinSystem(q.ant.System, m.Text, front)
+			return
+		}
+		mp := anthropic.MessageParam{Role: m.Role, Content: anthropic.TextContent(m.Text)}
+		at := len(q.ant.Messages)
+		if front {
+			at = 0
+		}
+		q.ant.Messages = insertAt(q.ant.Messages, at, mp)
+		return
+	}
+	msgs := q.oai.Messages
+	lead := 0 // the leading system (or developer) messages
+	for lead < len(msgs) && (msgs[lead].Role == openai.RoleSystem || msgs[lead].Role == openai.RoleDeveloper) {
+		lead++
+	}
+	at := len(msgs)
+	switch {
+	case m.Role == "system" && front:
+		at = 0
+	case m.Role == "system" || front:
+		at = lead
+	}
+	q.oai.Messages = insertAt(msgs, at, openai.Message{Role: m.Role, Content: openai.TextContent(m.Text)})
+}
+
+// insertAt returns s with v inserted at i, never sharing the array with
+// the caller's slice.
+func insertAt[T any](s []T, i int, v T) []T {
+	out := make([]T, 0, len(s)+1)
+	out = append(out, s[:i]...)
+	out = append(out, v)
+	return append(out, s[i:]...)
+}
+
+// joinSystem adds text to an Anthropic system prompt, as a block of its own.
+func joinSystem(c anthropic.Content, text string, front bool) anthropic.Content {
+	var blocks []anthropic.ContentBlock
+	switch {
+	case c.Blocks != nil:
+		blocks = c.Blocks
+	case c.Text != "":
+		blocks = []anthropic.ContentBlock{anthropic.TextBlock(c.Text)}
+	default:
+		return anthropic.TextContent(text)
+	}
+	at := len(blocks)
+	if front {
+		at = 0
+	}
+	return anthropic.BlocksContent(insertAt(blocks, at, anthropic.TextBlock(text))...)
+}
+
+// MaxTokens returns the output limit the request sets, 0 for none.
+func (q *request) MaxTokens() int64 {
+	switch {
+	case q.ant != nil:
+		return q.ant.MaxTokens
+	case q.oai != nil && q.oai.MaxCompletionTokens != nil:
+		return *q.oai.MaxCompletionTokens
+	case q.oai != nil && q.oai.MaxTokens != nil:
+		return *q.oai.MaxTokens
+	}
+	return 0
+}
+
+// SetMaxTokens sets the output limit. An OpenAI request keeps the
+// parameter(s) it used; one that set none gets max_tokens, which every
+// OpenAI-compatible provider knows (max_completion_tokens is newer).
+func (q *request) SetMaxTokens(n int64) {
+	q.forms = [2]*form{}
+	switch {
+	case q.ant != nil:
+		q.ant.MaxTokens = n
+	case q.oai != nil:
+		set := false
+		if q.oai.MaxCompletionTokens != nil {
+			q.oai.MaxCompletionTokens, set = &n, true
+		}
+		if q.oai.MaxTokens != nil || !set {
+			q.oai.MaxTokens = &n
+		}
+	}
+}
+
+// Canonical returns the request as compact JSON in a fixed member order.
+// The wire types encode modelled members in declaration order and unknown
+// ones sorted by key, and encoding/json compacts raw members, so equal
+// requests give equal bytes.
+func (q *request) Canonical() []byte {
+	var v any
+	switch {
+	case q.emb != nil:
+		v = q.emb
+	case q.ant != nil:
+		v = q.ant
+	default:
+		v = q.oai
+	}
+	b, _ := json.Marshal(v)
+	return b
+}
