@@ -65,8 +65,11 @@ type Middleware func(next Handler) Handler
 
 // Env is all a plugin may use while it is built. There are no globals.
 type Env struct {
-	Route  string       // route name, or "" for a global plugin
-	Logger *slog.Logger // scoped to plugin and route
+	Route string // route name, or "" for a global plugin
+	// AIRoute says the route has an `ai` block: Exchange.AI is set on its
+	// requests. AI plugins refuse to be built where it is false.
+	AIRoute bool
+	Logger  *slog.Logger // scoped to plugin and route
 	// OnClose registers cleanup to run when this config generation retires
 	// (after its in-flight requests drained). Never nil when set by the
 	// gateway; may be nil in tests, so use env.Cleanup.

@@ -307,6 +307,7 @@ func (gw *Gateway) buildPlugins(g *generation, rc config.Route, ri int, global [
 		route, kindName := rc.Name, kind.Name
 		env := plugin.Env{
 			Route:       rc.Name,
+			AIRoute:     rc.AI != nil,
 			Logger:      gw.log.With("plugin", kind.Name, "route", rc.Name),
 			OnClose:     g.onClose,
 			Credentials: g.ids.credentials[kind.Name],
