@@ -38,6 +38,8 @@ func (mockTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return mockChat(req, body), nil
 	case strings.HasSuffix(req.URL.Path, "/embeddings"):
 		return mockEmbeddings(req, body), nil
+	case strings.HasSuffix(req.URL.Path, "/responses"):
+		return mockResponses(req, body), nil
 	}
 	return mockError(req, http.StatusNotFound, "the mock provider does not serve "+req.URL.Path), nil
 }
@@ -164,4 +166,62 @@ func mockEmbeddings(req *http.Request, body []byte) *http.Response {
 	resp.Usage = openai.EmbeddingUsage{PromptTokens: tokens, TotalTokens: tokens}
 	b, _ := json.Marshal(resp)
 	return mockResponse(req, http.StatusOK, "application/json", b)
+}
+
+// mockResponses answers the Responses API: the same text as a chat, as one
+// output message, or as the Responses stream events.
+func mockResponses(req *http.Request, body []byte) *http.Response {
+	r, err := openai.DecodeResponsesRequest(body)
+	if err == nil {
+		err = r.Validate()
+	}
+	if err != nil {
+		return mockError(req, http.StatusBadRequest, err.Error())
+	}
+	// The chat answer to the same text, so both APIs say the same thing.
+	chat := &openai.ChatRequest{Model: r.Model}
+	for _, m := range (&request{rsp: r}).Messages() {
+		chat.Messages = append(chat.Messages, openai.Message{Role: m.Role, Content: openai.TextContent(m.Text)})
+	}
+	text, u := MockReply(chat)
+	usage := map[string]any{"input_tokens": u.Input, "input_tokens_details": map[string]any{"cached_tokens": 0},
+		"output_tokens": u.Output, "output_tokens_details": map[string]any{"reasoning_tokens": 0}, "total_tokens": u.Total()}
+	part := map[string]any{"type": "output_text", "text": text, "annotations": []any{}}
+	item := map[string]any{"type": "message", "id": "msg_mock", "status": "completed", "role": "assistant", "content": []any{part}}
+	response := func(status string, output []any, usage any) map[string]any {
+		return map[string]any{"id": "resp_mock", "object": "response", "created_at": mockCreated, "status": status,
+			"model": r.Model, "output": output, "usage": usage}
+	}
+	if !r.Stream {
+		b, _ := json.Marshal(response("completed", []any{item}, usage))
+		return mockResponse(req, http.StatusOK, "application/json", b)
+	}
+	var out []byte
+	seq := 0
+	emit := func(typ string, v map[string]any) {
+		v["type"], v["sequence_number"] = typ, seq
+		seq++
+		data, _ := json.Marshal(v)
+		out, _ = sse.AppendEvent(out, sse.Event{Type: typ, Data: data})
+	}
+	emit("response.created", map[string]any{"response": response("in_progress", []any{}, nil)})
+	emit("response.in_progress", map[string]any{"response": response("in_progress", []any{}, nil)})
+	emit("response.output_item.added", map[string]any{"output_index": 0,
+		"item": map[string]any{"type": "message", "id": "msg_mock", "status": "in_progress", "role": "assistant", "content": []any{}}})
+	emit("response.content_part.added", map[string]any{"item_id": "msg_mock", "output_index": 0, "content_index": 0,
+		"part": map[string]any{"type": "output_text", "text": "", "annotations": []any{}}})
+	words := strings.Fields(text)
+	for i, w := range words {
+		if i < len(words)-1 {
+			w += " "
+		}
+		emit("response.output_text.delta", map[string]any{"item_id": "msg_mock", "output_index": 0, "content_index": 0, "delta": w})
+	}
+	emit("response.output_text.done", map[string]any{"item_id": "msg_mock", "output_index": 0, "content_index": 0, "text": text})
+	emit("response.content_part.done", map[string]any{"item_id": "msg_mock", "output_index": 0, "content_index": 0, "part": part})
+	emit("response.output_item.done", map[string]any{"output_index": 0, "item": item})
+	emit("response.completed", map[string]any{"response": response("completed", []any{item}, usage)})
+	resp := mockResponse(req, http.StatusOK, "text/event-stream", out)
+	resp.ContentLength = -1
+	return resp
 }

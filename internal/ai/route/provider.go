@@ -98,6 +98,21 @@ func newTransport(connect time.Duration) *http.Transport {
 	}
 }
 
+// serves reports whether the provider takes requests of op. Embeddings
+// need an OpenAI-type API; the Responses API is passed through, never
+// translated, so it goes only where OpenAI's own API shape lives (Azure
+// addresses it differently and Gemini and DeepSeek's compatible endpoints
+// lack it).
+func (p *provider) serves(op operation) bool {
+	switch op {
+	case opEmbeddings:
+		return p.wire == wireOpenAI
+	case opResponses:
+		return p.typ == TypeOpenAI || p.typ == TypeOpenAICompatible || p.typ == TypeMock
+	}
+	return true
+}
+
 // url returns the endpoint of op for the provider model.
 func (p *provider) url(op operation, model string) string {
 	if p.typ == TypeAzureOpenAI {

@@ -23,6 +23,7 @@ type request struct {
 	oai *openai.ChatRequest
 	ant *anthropic.MessagesRequest
 	emb *openai.EmbeddingRequest
+	rsp *openai.ResponsesRequest
 
 	forms [2]*form // by wire
 }
@@ -32,6 +33,7 @@ type form struct {
 	oai *openai.ChatRequest
 	ant *anthropic.MessagesRequest
 	emb *openai.EmbeddingRequest
+	rsp *openai.ResponsesRequest
 	err error
 }
 
@@ -47,6 +49,11 @@ func decodeRequest(api string, op operation, body []byte) (*request, *paramError
 	q := &request{api: api, op: op}
 	var err error
 	switch {
+	case op == opResponses:
+		if q.rsp, err = openai.DecodeResponsesRequest(body); err == nil {
+			err = q.rsp.Validate()
+			q.model, q.stream = q.rsp.Model, q.rsp.Stream
+		}
 	case op == opEmbeddings:
 		if q.emb, err = openai.DecodeEmbeddingRequest(body); err == nil {
 			err = q.emb.Validate()
@@ -93,6 +100,8 @@ func (q *request) upstream(w wire) (*form, error) {
 	switch {
 	case q.op == opEmbeddings:
 		f.emb = q.emb
+	case q.op == opResponses:
+		f.rsp = q.rsp
 	case q.oai != nil && w == wireOpenAI:
 		f.oai = q.oai
 	case q.ant != nil && w == wireAnthropic:
@@ -115,6 +124,10 @@ func (f *form) body(model string) ([]byte, error) {
 	switch {
 	case f.emb != nil:
 		r := *f.emb
+		r.Model = model
+		return json.Marshal(r)
+	case f.rsp != nil:
+		r := *f.rsp
 		r.Model = model
 		return json.Marshal(r)
 	case f.ant != nil:

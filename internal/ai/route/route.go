@@ -7,6 +7,8 @@
 //	POST .../embeddings         OpenAI embeddings (OpenAI-type targets only)
 //	GET  .../models             the route's model names
 //	POST .../messages           Anthropic messages, streaming or not
+//	POST .../responses          OpenAI Responses, passed through to OpenAI and
+//	                            openai-compatible targets
 //
 // The client's model name picks a Model, whose targets are tried in the
 // order its strategy gives. A request is translated (internal/ai/translate)
@@ -162,15 +164,16 @@ const (
 	opChat operation = iota
 	opEmbeddings
 	opModels
+	opResponses
 )
 
 func (o operation) String() string {
-	return [...]string{"chat", "embeddings", "models"}[o]
+	return [...]string{"chat", "embeddings", "models", "responses"}[o]
 }
 
 // path is the operation's path below an OpenAI-type base URL.
 func (o operation) path() string {
-	return [...]string{"chat/completions", "embeddings", "models"}[o]
+	return [...]string{"chat/completions", "embeddings", "models", "responses"}[o]
 }
 
 // classifyPath names the API and operation of a request path, matched by
@@ -184,6 +187,8 @@ func classifyPath(path string, h http.Header) (api string, op operation, ok bool
 		return APIOpenAI, opEmbeddings, true
 	case strings.HasSuffix(path, "/models"):
 		return APIOpenAI, opModels, true
+	case strings.HasSuffix(path, "/responses"):
+		return APIOpenAI, opResponses, true
 	case strings.HasSuffix(path, "/messages"):
 		return APIAnthropic, opChat, true
 	}
@@ -324,11 +329,11 @@ func (c *call) serve() error {
 		return c.clientError(http.StatusNotFound, "model_not_found", "model_not_found", "model", msg)
 	}
 	targets := mr.order(c.h.now())
-	if c.op == opEmbeddings {
-		targets = slices.DeleteFunc(targets, func(t *target) bool { return t.prov.wire != wireOpenAI })
+	if c.op == opEmbeddings || c.op == opResponses {
+		targets = slices.DeleteFunc(targets, func(t *target) bool { return !t.prov.serves(c.op) })
 		if len(targets) == 0 {
 			return c.clientError(http.StatusBadRequest, "invalid_request", "model_not_supported", "model",
-				fmt.Sprintf("model %q has no target that serves embeddings", req.model))
+				fmt.Sprintf("model %q has no target that serves %s", req.model, c.op))
 		}
 	}
 	// An untranslatable parameter for the first target is the caller's

@@ -37,6 +37,10 @@ func (c *call) relay(ctx context.Context, cancel context.CancelCauseFunc, resp *
 			}
 			return readFailure(ctx, err, "the provider's stream ended before its first token")
 		}
+		classify := classify
+		if c.op == opResponses {
+			classify = classifyResponses
+		}
 		k, f := classify(uw, ev)
 		if f != nil {
 			return f
@@ -194,6 +198,8 @@ type emitter interface {
 func (c *call) newEmitter(uw wire, w *sse.Writer) emitter {
 	b := emitBase{w: w, api: c.res.API}
 	switch {
+	case c.op == opResponses:
+		return &responsesPass{emitBase: b}
 	case c.res.API == APIOpenAI && uw == wireOpenAI:
 		return &openAIPass{emitBase: b, clientUsage: c.req.clientUsage}
 	case c.res.API == APIAnthropic && uw == wireAnthropic:

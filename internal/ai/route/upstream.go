@@ -325,6 +325,14 @@ func (c *call) answer(ctx context.Context, resp *http.Response, t *target, model
 		if known {
 			u.Input = v.Usage.PromptTokens
 		}
+	case c.op == opResponses:
+		var v struct {
+			Usage *openai.ResponsesUsage `json:"usage"`
+		}
+		if err := json.Unmarshal(body, &v); err != nil {
+			return bad(err)
+		}
+		u, known = v.Usage.AI(), v.Usage != nil
 	case c.res.API == APIOpenAI && t.prov.wire == wireOpenAI:
 		var v struct {
 			Usage *openai.Usage `json:"usage"`

@@ -3,6 +3,7 @@ package route
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/sluicegw/sluice/internal/ai/anthropic"
@@ -32,6 +33,8 @@ func (q *request) Messages() []plugin.AIMessage {
 		for _, s := range embeddingInputs(q.emb.Input) {
 			out = append(out, plugin.AIMessage{Role: "user", Text: s})
 		}
+	case q.rsp != nil:
+		return responsesMessages(q.rsp)
 	case q.ant != nil:
 		if s := anthropicText(q.ant.System); s != "" {
 			out = append(out, plugin.AIMessage{Role: "system", Text: s})
@@ -136,6 +139,9 @@ func (q *request) add(front bool, msgs []plugin.AIMessage) error {
 		}
 	}
 	q.forms = [2]*form{} // translated forms are stale now
+	if q.rsp != nil {
+		return responsesAdd(q.rsp, front, msgs)
+	}
 	if front {
 		// Added in reverse so that msgs keep their order at the front.
 		for i := len(msgs) - 1; i >= 0; i-- {
@@ -211,6 +217,8 @@ func joinSystem(c anthropic.Content, text string, front bool) anthropic.Content 
 // MaxTokens returns the output limit the request sets, 0 for none.
 func (q *request) MaxTokens() int64 {
 	switch {
+	case q.rsp != nil && q.rsp.MaxOutputTokens != nil:
+		return *q.rsp.MaxOutputTokens
 	case q.ant != nil:
 		return q.ant.MaxTokens
 	case q.oai != nil && q.oai.MaxCompletionTokens != nil:
@@ -227,6 +235,8 @@ func (q *request) MaxTokens() int64 {
 func (q *request) SetMaxTokens(n int64) {
 	q.forms = [2]*form{}
 	switch {
+	case q.rsp != nil:
+		q.rsp.MaxOutputTokens = &n
 	case q.ant != nil:
 		q.ant.MaxTokens = n
 	case q.oai != nil:
@@ -249,6 +259,8 @@ func (q *request) Canonical() []byte {
 	switch {
 	case q.emb != nil:
 		v = q.emb
+	case q.rsp != nil:
+		v = q.rsp
 	case q.ant != nil:
 		v = q.ant
 	default:
@@ -256,4 +268,111 @@ func (q *request) Canonical() []byte {
 	}
 	b, _ := json.Marshal(v)
 	return b
+}
+
+// responsesMessages is the text view of a Responses request: instructions
+// as the system prompt, a string input as one user message, and the
+// message items of an input list with their text parts.
+func responsesMessages(r *openai.ResponsesRequest) []plugin.AIMessage {
+	var out []plugin.AIMessage
+	if r.Instructions != nil && *r.Instructions != "" {
+		out = append(out, plugin.AIMessage{Role: "system", Text: *r.Instructions})
+	}
+	var one string
+	if json.Unmarshal(r.Input, &one) == nil {
+		return append(out, plugin.AIMessage{Role: "user", Text: one})
+	}
+	var items []openai.ResponsesInputItem
+	if json.Unmarshal(r.Input, &items) != nil {
+		return out
+	}
+	for _, it := range items {
+		if it.Role == "" {
+			continue // a tool call, its output, reasoning ...: no message text
+		}
+		role := it.Role
+		if role == openai.RoleDeveloper {
+			role = openai.RoleSystem
+		}
+		out = append(out, plugin.AIMessage{Role: role, Text: responsesText(it.Content)})
+	}
+	return out
+}
+
+// responsesText joins the text of a Responses content: a string, or parts
+// of type input_text or output_text.
+func responsesText(raw json.RawMessage) string {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return one
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	_ = json.Unmarshal(raw, &parts)
+	var b strings.Builder
+	for _, p := range parts {
+		if p.Text != "" {
+			sep(&b)
+			b.WriteString(p.Text)
+		}
+	}
+	return b.String()
+}
+
+// responsesAdd adds messages to a Responses request: system text joins
+// instructions (separated by a blank line), other roles become message
+// items at either end of the input list; a string input becomes a list.
+func responsesAdd(r *openai.ResponsesRequest, front bool, msgs []plugin.AIMessage) error {
+	var items []json.RawMessage
+	if len(r.Input) > 0 {
+		var one string
+		switch {
+		case json.Unmarshal(r.Input, &one) == nil:
+			b, _ := json.Marshal(openai.ResponsesInputItem{Role: "user", Content: r.Input})
+			items = []json.RawMessage{b}
+		case json.Unmarshal(r.Input, &items) != nil:
+			return errors.New("input: neither a string nor a list")
+		}
+	}
+	var head, tail []json.RawMessage
+	order := slices.Clone(msgs)
+	if front { // each goes in front of the last: take them last first
+		slices.Reverse(order)
+	}
+	for _, m := range order {
+		if m.Role == "system" {
+			old := ""
+			if r.Instructions != nil {
+				old = *r.Instructions
+			}
+			text := m.Text
+			switch {
+			case old != "" && front:
+				text += "\n\n" + old
+			case old != "":
+				text = old + "\n\n" + text
+			}
+			r.Instructions = &text
+			continue
+		}
+		content, _ := json.Marshal(m.Text)
+		b, _ := json.Marshal(openai.ResponsesInputItem{Role: m.Role, Content: content})
+		if front {
+			head = append([]json.RawMessage{b}, head...)
+		} else {
+			tail = append(tail, b)
+		}
+	}
+	if len(head)+len(tail) == 0 {
+		return nil
+	}
+	all := append(append(head, items...), tail...)
+	b, err := json.Marshal(all)
+	if err != nil {
+		return err
+	}
+	r.Input = b
+	return nil
 }

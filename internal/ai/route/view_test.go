@@ -61,6 +61,16 @@ func TestRequestView(t *testing.T) {
 		wantBody: `"system":[{"type":"text","text":"S"},{"type":"text","text":"old"}]`,
 		wantMax:  100,
 	}, {
+		name: "responses: instructions and input items",
+		api:  APIOpenAI, op: opResponses,
+		body:     `{"model":"m","instructions":"I","input":"hi","max_output_tokens":500}`,
+		prepend:  []plugin.AIMessage{sys, {Role: "system", Text: "S0"}, usr},
+		append:   []plugin.AIMessage{{Role: "assistant", Text: "A"}},
+		clamp:    64,
+		want:     []plugin.AIMessage{{Role: "system", Text: "S\n\nS0\n\nI"}, {Role: "user", Text: "U"}, {Role: "user", Text: "hi"}, {Role: "assistant", Text: "A"}},
+		wantBody: `"input":[{"role":"user","content":"U"},{"role":"user","content":"hi"},{"role":"assistant","content":"A"}],"max_output_tokens":64}`,
+		wantMax:  64,
+	}, {
 		name: "embeddings inputs are user messages",
 		api:  APIOpenAI, op: opEmbeddings,
 		body: `{"model":"e","input":["one","two"]}`,
