@@ -282,6 +282,24 @@ type Provider struct {
 	Azure ProviderAzure `json:"azure"`
 	// AnthropicVersion is the anthropic-version header. Default 2023-06-01.
 	AnthropicVersion string `json:"anthropic_version,omitempty"`
+	// Prices override or add model prices, by the model name sent to this
+	// provider, for cost accounting and budgets. Well-known models have
+	// built-in prices (docs/ai.md); the mock provider is free.
+	Prices map[string]Price `json:"prices,omitempty"`
+}
+
+// Price is what one model costs, in US dollars per million tokens.
+type Price struct {
+	// Input is the price of uncached input tokens. Required.
+	Input float64 `json:"input"`
+	// Output is the price of output tokens, reasoning included. Required.
+	Output float64 `json:"output"`
+	// CachedInput is the price of input tokens read from the provider's
+	// prompt cache. Default: Input.
+	CachedInput float64 `json:"cached_input,omitempty"`
+	// CacheWrite is the price of input tokens written to the prompt cache
+	// (Anthropic). Default: Input.
+	CacheWrite float64 `json:"cache_write,omitempty"`
 }
 
 // ProviderTimeouts bound a provider's connections and responses.

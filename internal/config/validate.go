@@ -426,6 +426,17 @@ func (v validator) providers(ps []Provider) map[string]bool {
 		}
 		v.nonNegative(p.with("timeouts", "connect"), pr.Timeouts.Connect)
 		v.nonNegative(p.with("timeouts", "response"), pr.Timeouts.Response)
+		for _, model := range slices.Sorted(maps.Keys(pr.Prices)) {
+			pp := pr.Prices[model]
+			for _, f := range []struct {
+				key string
+				v   float64
+			}{{"input", pp.Input}, {"output", pp.Output}, {"cached_input", pp.CachedInput}, {"cache_write", pp.CacheWrite}} {
+				if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+					v.add(p.with("prices", model, f.key), "%v is not a price: want US dollars per million tokens, 0 or more", f.v)
+				}
+			}
+		}
 	}
 	return names
 }

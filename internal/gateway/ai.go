@@ -6,6 +6,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/sluicegw/sluice/internal/ai/price"
 	airoute "github.com/sluicegw/sluice/internal/ai/route"
 	"github.com/sluicegw/sluice/internal/config"
 	"github.com/sluicegw/sluice/internal/metrics"
@@ -43,6 +44,7 @@ func (gw *Gateway) aiHandler(cfg *config.Config, rc config.Route) (*airoute.Hand
 			Timeouts:         airoute.ProviderTimeouts{Connect: p.Timeouts.Connect.D(), Response: p.Timeouts.Response.D()},
 			Azure:            airoute.Azure{Deployment: p.Azure.Deployment, APIVersion: p.Azure.APIVersion},
 			AnthropicVersion: p.AnthropicVersion,
+			Prices:           prices(p.Prices),
 		})
 	}
 	for _, m := range a.Models {
@@ -56,6 +58,18 @@ func (gw *Gateway) aiHandler(cfg *config.Config, rc config.Route) (*airoute.Hand
 		return nil, err
 	}
 	return airoute.New(rcfg)
+}
+
+// prices converts a provider's configured prices.
+func prices(ps map[string]config.Price) map[string]price.Price {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make(map[string]price.Price, len(ps))
+	for model, p := range ps {
+		out[model] = price.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput, CacheWrite: p.CacheWrite}
+	}
+	return out
 }
 
 // consumerLabel is the consumer's metric label: its name when it is a

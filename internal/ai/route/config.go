@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/sluicegw/sluice/internal/ai/price"
 )
 
 // Provider types.
@@ -101,6 +104,9 @@ type Provider struct {
 	Azure Azure
 	// AnthropicVersion is sent as anthropic-version (DefaultAnthropicVersion).
 	AnthropicVersion string
+	// Prices override the default price table (internal/ai/price) for this
+	// provider's model names.
+	Prices map[string]price.Price
 }
 
 // ProviderTimeouts bound one upstream attempt.
@@ -220,6 +226,11 @@ func (c *Config) Validate() error {
 		for j, k := range p.APIKeys {
 			if k == "" {
 				bad("%s.api_keys[%d]: empty (is its environment variable set?)", at, j)
+			}
+		}
+		for _, model := range slices.Sorted(maps.Keys(p.Prices)) {
+			if err := p.Prices[model].Validate(); err != nil {
+				bad("%s.prices[%s].%v", at, model, err)
 			}
 		}
 		if p.Timeouts.Connect < 0 || p.Timeouts.Response < 0 {

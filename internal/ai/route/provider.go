@@ -11,6 +11,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluicegw/sluice/internal/ai"
+	"github.com/sluicegw/sluice/internal/ai/price"
 )
 
 // wire is the API a provider speaks.
@@ -42,7 +45,8 @@ type provider struct {
 	rt        http.RoundTripper
 	response  time.Duration
 	azure     Azure
-	version   string // anthropic-version
+	version   string       // anthropic-version
+	prices    *price.Table // the defaults under this provider's overrides
 }
 
 // apiKey is one of a provider's keys; coolUntil (unix nanoseconds) is when a
@@ -59,6 +63,7 @@ func newProvider(p Provider, rt http.RoundTripper) *provider {
 	if p.Type == TypeAnthropic {
 		pv.wire = wireAnthropic
 	}
+	pv.prices = price.NewTable(p.Prices)
 	if pv.azure.APIVersion == "" {
 		pv.azure.APIVersion = DefaultAzureAPIVersion
 	}
@@ -96,6 +101,19 @@ func newTransport(connect time.Duration) *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
+}
+
+// cost prices usage of the provider model. The mock provider is free; a
+// model with no price has no cost (ok false).
+func (p *provider) cost(model string, u ai.Usage) (usd float64, ok bool) {
+	if p.typ == TypeMock {
+		return 0, true
+	}
+	pr, ok := p.prices.Lookup(model)
+	if !ok {
+		return 0, false
+	}
+	return pr.Cost(u), true
 }
 
 // serves reports whether the provider takes requests of op. Embeddings

@@ -292,6 +292,9 @@ func (c *call) done(err error) error {
 	a.Provider, a.ProviderModel = c.res.Provider, c.res.ProviderModel
 	a.Usage = plugin.TokenUsage(c.res.Usage)
 	a.UsageKnown = c.res.UsageKnown
+	if p := c.h.providers[c.res.Provider]; p != nil && c.res.UsageKnown {
+		a.CostUSD, a.CostKnown = p.cost(c.res.ProviderModel, c.res.Usage)
+	}
 	a.Attempts, a.Fallbacks = c.res.Attempts, c.res.Fallbacks
 	a.TimeToFirstToken, a.ErrorKind = c.res.TimeToFirstToken, c.res.ErrorKind
 	if c.h.onDone != nil {
