@@ -357,3 +357,45 @@ func TestTracingOffPassesTraceparent(t *testing.T) {
 		t.Errorf("upstream traceparent = %q; want %q (unchanged)", got, in)
 	}
 }
+
+// TestTracingAI: an ai route's server span carries the GenAI attributes.
+func TestTracingAI(t *testing.T) {
+	t.Parallel()
+	col := newCollector(t)
+	tr, err := tracing.New(config.Tracing{Enabled: true, Endpoint: col.url + "/v1/traces", SamplingRatio: 1, ServiceName: "sluice-test"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, stop := startTraced(t, `
+listeners: [{addr: 127.0.0.1:0}]
+providers: [{name: local, type: mock}]
+routes:
+  - name: llm
+    match: {paths: ["/v1/*"]}
+    ai: {models: [{name: demo, targets: [{provider: local, model: mock-1}]}]}
+`, tr)
+	resp, err := http.Post(h.url+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"demo","messages":[{"role":"user","content":"one two three"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	stop()
+	spans := col.exported()
+	if len(spans) != 1 {
+		t.Fatalf("exported %d spans; want the server span only", len(spans))
+	}
+	kv := spans[0].span.GetAttributes()
+	for key, want := range map[string]string{
+		"gen_ai.operation.name": "chat", "gen_ai.request.model": "demo",
+		"gen_ai.provider.name": "local", "gen_ai.response.model": "mock-1",
+	} {
+		if got := attr(kv, key).GetStringValue(); got != want {
+			t.Errorf("%s = %q; want %q", key, got, want)
+		}
+	}
+	if in := attr(kv, "gen_ai.usage.input_tokens").GetIntValue(); in == 0 {
+		t.Error("gen_ai.usage.input_tokens missing")
+	}
+}
