@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sluicegw/sluice/plugin"
 )
 
 func TestValidate(t *testing.T) {
@@ -145,13 +147,17 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Add(`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}]}`, 1)
 	f.Add(`{"model":"m","input":["a","b"]}`, 2)
 	f.Add(`{"model":"m","n":2,"tools":[{"type":"function","function":{"name":"f"}}],"messages":[{"role":"tool","content":"x"}]}`, 0)
+	f.Add(`{"model":"m","instructions":"i","input":[{"role":"user","content":[{"type":"input_text","text":"t"}]},{"type":"function_call_output","call_id":"c","output":"o"}]}`, 3)
+	f.Add(`{"model":"m","system":[{"type":"text","text":"s"}],"max_tokens":9,"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":{}}]}]}`, 1)
 	f.Fuzz(func(t *testing.T, body string, which int) {
 		api, op := APIOpenAI, opChat
-		switch which % 3 {
+		switch which & 3 {
 		case 1:
 			api = APIAnthropic
 		case 2:
 			op = opEmbeddings
+		case 3:
+			op = opResponses
 		}
 		q, perr := decodeRequest(api, op, []byte(body))
 		if (q == nil) == (perr == nil) {
@@ -163,8 +169,18 @@ func FuzzDecodeRequest(f *testing.F) {
 		if q.model == "" {
 			t.Fatal("a valid request without a model")
 		}
+		// The plugin view never fails on a request that decoded, and what
+		// it leaves behind still decodes as the same API.
+		_ = q.Messages()
+		_ = q.Prepend(plugin.AIMessage{Role: "system", Text: "p"}, plugin.AIMessage{Role: "user", Text: "u"})
+		_ = q.Append(plugin.AIMessage{Role: "assistant", Text: "a"})
+		q.SetMaxTokens(q.MaxTokens() + 1)
+		_ = q.Messages()
+		if _, perr := decodeRequest(api, op, q.Canonical()); perr != nil && op != opEmbeddings {
+			t.Fatalf("the changed request no longer decodes: %v\n%s", perr.msg, q.Canonical())
+		}
 		for _, w := range []wire{wireOpenAI, wireAnthropic} {
-			if op == opEmbeddings && w == wireAnthropic {
+			if (op == opEmbeddings || op == opResponses) && w == wireAnthropic {
 				continue
 			}
 			f, err := q.upstream(w)
