@@ -1,21 +1,26 @@
 // Package aitest provides fake LLM providers for tests: an OpenAI-compatible
-// server and an Anthropic server, built on httptest, that speak each wire
-// format exactly (chunk and event shapes, usage chunks, error bodies,
-// Retry-After) and can inject faults: an error status, a refused
-// connection, a stall before the first token, a stream cut or failed
-// midway, and a step mode in which each stream event waits for the test to
-// release it, so a test can prove a stream is relayed without buffering.
+// server that can play OpenAI, Azure OpenAI, Gemini's OpenAI-compatible
+// endpoint, DeepSeek or an Ollama/vLLM server (see Dialect), and an
+// Anthropic server, built on httptest, that speak each wire format exactly
+// (paths, authentication, chunk and event shapes, usage, error bodies,
+// Retry-After), log what they receive, and can inject faults: an error
+// status, a refused connection, a stall before the first token, a stream
+// cut or failed midway, and a step mode in which each stream event waits
+// for the test to release it, so a test can prove a stream is relayed
+// without buffering.
 //
 // Fakes never sleep: stalls and steps wait on channels the test controls,
 // or on the request's cancellation.
 package aitest
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"testing"
 	"unicode/utf8"
@@ -85,12 +90,16 @@ type Fault struct {
 	ErrorAfter int
 }
 
-// Request is a request a fake received.
+// Request is a request a fake received, and the status it answered.
 type Request struct {
 	Method string
 	Path   string
+	Query  url.Values
 	Header http.Header
 	Body   []byte
+	// Status is the status the fake answered with, set when it wrote its
+	// headers (0 until then, or for a refused connection).
+	Status int
 }
 
 // Gate releases stream events one by one in step mode.
@@ -115,12 +124,18 @@ func (g *Gate) Sent() <-chan int { return g.sent }
 type core struct {
 	srv *httptest.Server
 
+	// auth, if set, checks a request's credentials against key before
+	// anything else and answers the provider's own error when they are
+	// wrong; it reports whether to go on.
+	auth func(w http.ResponseWriter, r *http.Request, key string) bool
+
 	mu       sync.Mutex
 	reply    Reply
 	faults   []Fault
 	requests []Request
 	gate     *Gate
 	seq      int
+	key      string
 }
 
 func (c *core) start(t testing.TB, h http.Handler) {
@@ -128,13 +143,68 @@ func (c *core) start(t testing.TB, h http.Handler) {
 	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		c.mu.Lock()
-		c.requests = append(c.requests, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+		i := len(c.requests)
+		c.requests = append(c.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body})
+		key := c.key
 		c.mu.Unlock()
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		h.ServeHTTP(w, r)
+		rw := &recorder{ResponseWriter: w, c: c, i: i}
+		if key != "" && c.auth != nil && !c.auth(rw, r, key) {
+			return
+		}
+		h.ServeHTTP(rw, r)
 	}))
 	t.Cleanup(c.srv.Close)
 }
+
+// RequireKey makes the fake authenticate every request as the provider it
+// plays does, with key as the only valid API key: a request without it is
+// refused with the provider's own error body (see each fake) before any
+// Fault applies. Without RequireKey a fake accepts any credentials, or
+// none, as Ollama does.
+func (c *core) RequireKey(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.key = key
+}
+
+// recorder notes the status a fake answers in its request log. It unwraps
+// for http.ResponseController and passes Flush and Hijack through.
+type recorder struct {
+	http.ResponseWriter
+	c     *core
+	i     int
+	wrote bool
+}
+
+func (w *recorder) WriteHeader(status int) {
+	if !w.wrote {
+		w.wrote = true
+		w.c.mu.Lock()
+		w.c.requests[w.i].Status = status
+		w.c.mu.Unlock()
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *recorder) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // URL returns the fake's base URL, without a path ("http://127.0.0.1:port").
 func (c *core) URL() string { return c.srv.URL }

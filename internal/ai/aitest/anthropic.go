@@ -12,6 +12,12 @@ import (
 
 // Anthropic is a fake Anthropic provider serving POST /v1/messages,
 // streaming or not. Point an SDK at URL().
+//
+// With RequireKey it authenticates as Anthropic does: a request whose
+// x-api-key is not the key gets 401 {"type":"error","error":{"type":
+// "authentication_error","message":"invalid x-api-key"},"request_id":...},
+// and one without an anthropic-version header 400 "anthropic-version:
+// header is required".
 type Anthropic struct {
 	core
 }
@@ -25,8 +31,21 @@ func NewAnthropic(t testing.TB) *Anthropic {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		anthropicError(w, Fault{Status: http.StatusNotFound, Message: "unknown path " + r.URL.Path})
 	})
+	f.auth = anthropicAuth
 	f.start(t, mux)
 	return f
+}
+
+func anthropicAuth(w http.ResponseWriter, r *http.Request, key string) bool {
+	switch {
+	case r.Header.Get("X-Api-Key") != key:
+		anthropicError(w, Fault{Status: http.StatusUnauthorized, Message: "invalid x-api-key"})
+	case r.Header.Get("Anthropic-Version") == "":
+		anthropicError(w, Fault{Status: http.StatusBadRequest, Message: "anthropic-version: header is required"})
+	default:
+		return true
+	}
+	return false
 }
 
 func anthropicError(w http.ResponseWriter, f Fault) {

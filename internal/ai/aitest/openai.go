@@ -11,28 +11,49 @@ import (
 	"github.com/sluicegw/sluice/internal/sse"
 )
 
-// OpenAI is a fake OpenAI-compatible provider serving
-// POST /v1/chat/completions (streaming or not), POST /v1/embeddings and
-// GET /v1/models. Point an SDK at URL()+"/v1".
+// OpenAI is a fake OpenAI-compatible provider. NewOpenAI plays OpenAI
+// itself: POST /v1/chat/completions (streaming or not), POST
+// /v1/embeddings and GET /v1/models; point an SDK at URL()+"/v1".
+// NewAzure, NewGemini, NewDeepSeek and NewCompatible play the other
+// providers that speak OpenAI's API, each on its own paths, with its own
+// authentication, error bodies and answer details (see Dialect).
 type OpenAI struct {
 	core
-	// Models lists the ids GET /v1/models returns. Set it before use.
+	// Models lists the ids GET .../models returns. Set it before use.
 	Models []string
+
+	dialect     Dialect
+	apiVersion  string            // Azure: the api-version accepted
+	deployments map[string]string // Azure: deployment name → model it runs
 }
 
 // NewOpenAI starts a fake OpenAI provider, closed at the end of the test.
-func NewOpenAI(t testing.TB) *OpenAI {
-	f := &OpenAI{Models: []string{"gpt-4o-mini", "text-embedding-3-small"}}
+func NewOpenAI(t testing.TB) *OpenAI { return newOpenAI(t, DialectOpenAI, "", nil) }
+
+func newOpenAI(t testing.TB, d Dialect, apiVersion string, deployments map[string]string) *OpenAI {
+	f := &OpenAI{Models: d.models(), dialect: d, apiVersion: apiVersion, deployments: deployments}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/chat/completions", f.chat)
-	mux.HandleFunc("POST /v1/embeddings", f.embeddings)
-	mux.HandleFunc("GET /v1/models", f.models)
+	if d == DialectAzure {
+		mux.HandleFunc("POST /openai/deployments/{deployment}/chat/completions", f.deployment(f.chat))
+		mux.HandleFunc("POST /openai/deployments/{deployment}/embeddings", f.deployment(f.embeddings))
+	}
+	for _, p := range d.prefixes() {
+		mux.HandleFunc("POST "+p+"/chat/completions", f.chat)
+		if d != DialectDeepSeek { // DeepSeek has no embeddings
+			mux.HandleFunc("POST "+p+"/embeddings", f.embeddings)
+		}
+		mux.HandleFunc("GET "+p+"/models", f.models)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		openAIError(w, Fault{Status: http.StatusNotFound, Message: "unknown path " + r.URL.Path})
+		f.writeError(w, Fault{Status: http.StatusNotFound, Message: "unknown path " + r.URL.Path})
 	})
+	f.auth = f.authorize
 	f.start(t, mux)
 	return f
 }
+
+// Dialect returns the provider the fake plays.
+func (f *OpenAI) Dialect() Dialect { return f.dialect }
 
 func openAIError(w http.ResponseWriter, f Fault) {
 	typ, msg := f.Type, f.Message
@@ -72,7 +93,7 @@ func prologue(w http.ResponseWriter, r *http.Request, f Fault, errFn func(http.R
 
 func (f *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 	fault, reply, gate, seq := f.next()
-	if !prologue(w, r, fault, openAIError) {
+	if !prologue(w, r, fault, f.writeError) {
 		return
 	}
 	body, _ := readBody(r)
@@ -81,16 +102,16 @@ func (f *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		err = req.Validate()
 	}
 	if err != nil {
-		openAIError(w, Fault{Status: http.StatusBadRequest, Message: err.Error()})
+		f.writeError(w, Fault{Status: http.StatusBadRequest, Message: err.Error()})
 		return
 	}
 	id := fmt.Sprintf("chatcmpl-fake-%d", seq)
+	model := f.answerModel(r, req.Model)
 	if !req.Stream {
 		if !wait(r, fault.StallFirstToken) {
 			return
 		}
-		b, _ := json.Marshal(openAICompletion(id, req.Model, reply))
-		writeJSON(w, http.StatusOK, b)
+		writeJSON(w, http.StatusOK, f.completion(id, model, reply))
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -98,6 +119,10 @@ func (f *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	sw := sse.NewWriter(w)
 	_ = sw.Flush()
+	if f.dialect == DialectDeepSeek {
+		// DeepSeek keeps a waiting stream open with comments.
+		_ = sw.WriteComment(" keep-alive")
+	}
 	s := &stream{w: sw, r: r, f: fault, gate: gate, errEvent: func(f Fault) sse.Event {
 		typ, msg := f.Type, f.Message
 		if typ == "" {
@@ -110,12 +135,11 @@ func (f *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		return sse.Event{Data: b}
 	}}
 	includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
-	for _, c := range OpenAIChunks(id, req.Model, reply, includeUsage) {
-		if len(c.Choices) > 0 && c.Choices[0].Delta.Role == "" && !s.content() {
+	for _, c := range f.chunks(id, model, reply, includeUsage) {
+		if c.content && !s.content() {
 			return
 		}
-		b, _ := c.AppendJSON(nil)
-		if !s.event(sse.Event{Data: b}) {
+		if !s.event(sse.Event{Data: c.data}) {
 			return
 		}
 	}
@@ -183,7 +207,7 @@ func OpenAIChunks(id, model string, reply Reply, includeUsage bool) []openai.Cha
 
 func (f *OpenAI) embeddings(w http.ResponseWriter, r *http.Request) {
 	fault, reply, _, _ := f.next()
-	if !prologue(w, r, fault, openAIError) {
+	if !prologue(w, r, fault, f.writeError) {
 		return
 	}
 	body, _ := readBody(r)
@@ -192,7 +216,7 @@ func (f *OpenAI) embeddings(w http.ResponseWriter, r *http.Request) {
 		err = req.Validate()
 	}
 	if err != nil {
-		openAIError(w, Fault{Status: http.StatusBadRequest, Message: err.Error()})
+		f.writeError(w, Fault{Status: http.StatusBadRequest, Message: err.Error()})
 		return
 	}
 	n := 1
@@ -204,7 +228,7 @@ func (f *OpenAI) embeddings(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	resp := openai.EmbeddingResponse{Object: openai.ObjectList, Model: req.Model,
+	resp := openai.EmbeddingResponse{Object: openai.ObjectList, Model: f.answerModel(r, req.Model),
 		Usage: openai.EmbeddingUsage{PromptTokens: reply.Usage.Input, TotalTokens: reply.Usage.Input}}
 	for i := range n {
 		vec := json.RawMessage(fmt.Sprintf("[%d.5,-0.25,0.125]", i))
@@ -219,12 +243,12 @@ func (f *OpenAI) embeddings(w http.ResponseWriter, r *http.Request) {
 
 func (f *OpenAI) models(w http.ResponseWriter, r *http.Request) {
 	fault, _, _, _ := f.next()
-	if !prologue(w, r, fault, openAIError) {
+	if !prologue(w, r, fault, f.writeError) {
 		return
 	}
 	list := openai.ModelList{Object: openai.ObjectList, Data: []openai.Model{}}
 	for _, id := range f.Models {
-		list.Data = append(list.Data, openai.Model{ID: id, Object: openai.ObjectModel, Created: created, OwnedBy: "fake"})
+		list.Data = append(list.Data, openai.Model{ID: id, Object: openai.ObjectModel, Created: created, OwnedBy: f.dialect.owner()})
 	}
 	b, _ := json.Marshal(list)
 	writeJSON(w, http.StatusOK, b)

@@ -207,7 +207,7 @@ func (c *call) newEmitter(uw wire, w *sse.Writer) emitter {
 	case c.res.API == APIOpenAI:
 		return &toOpenAI{emitBase: b, st: translate.NewOpenAIStream(translate.StreamOptions{IncludeUsage: c.req.clientUsage})}
 	default:
-		return &toAnthropic{emitBase: b, st: translate.NewAnthropicStream(translate.StreamOptions{})}
+		return &toAnthropic{emitBase: b, st: translate.NewAnthropicStream(translate.StreamOptions{MessageID: "msg_" + c.x.RequestID})}
 	}
 }
 

@@ -258,6 +258,11 @@ func statusFailure(resp *http.Response, now time.Time) *failure {
 	if resp.StatusCode == http.StatusTooManyRequests {
 		f.kind = "rate_limited"
 	}
+	if resp.StatusCode == http.StatusBadRequest && bytes.Contains(body, []byte("API_KEY_INVALID")) {
+		// Gemini refuses a bad key with 400 INVALID_ARGUMENT: Sluice's key
+		// is wrong, not the caller's request, so this may fall over.
+		f.status = http.StatusUnauthorized
+	}
 	f.retryAfter, f.hasAfter = parseRetryAfter(resp.Header, now)
 	f.msg = fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	if m := errorMessage(body); m != "" {
@@ -266,17 +271,30 @@ func statusFailure(resp *http.Response, now time.Time) *failure {
 	return f
 }
 
-// errorMessage digs the message out of a provider's error body.
+// errorMessage digs the message out of a provider's error body: OpenAI's
+// and Anthropic's {"error":{"message"}}, Google's list of those, and
+// vLLM's {"error":"..."}.
 func errorMessage(body []byte) string {
-	var eb struct {
-		Error struct {
-			Message string `json:"message"`
-		} `json:"error"`
+	type object struct {
+		Error json.RawMessage `json:"error"`
 	}
-	if json.Unmarshal(body, &eb) == nil {
-		return eb.Error.Message
+	var obj object
+	if json.Unmarshal(body, &obj) != nil {
+		var list []object
+		if json.Unmarshal(body, &list) != nil || len(list) == 0 {
+			return ""
+		}
+		obj = list[0]
 	}
-	return ""
+	var e struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(obj.Error, &e) == nil {
+		return e.Message
+	}
+	var msg string
+	_ = json.Unmarshal(obj.Error, &msg)
+	return msg
 }
 
 // parseRetryAfter reads retry-after-ms, x-ms-retry-after-ms and

@@ -19,6 +19,9 @@ type StreamOptions struct {
 	// message_start, typically an estimate: an OpenAI-type upstream reports
 	// usage only at the end, where message_delta carries the real counts.
 	InputTokens int64
+	// MessageID is the message id AnthropicStream writes when the upstream
+	// names none (Azure's first chunk has no id); empty means "msg_sluice".
+	MessageID string
 	// Now returns the time used for the "created" field of OpenAI chunks.
 	// Nil means time.Now.
 	Now func() time.Time

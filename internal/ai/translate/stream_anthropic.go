@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"cmp"
 	"strconv"
 
 	"github.com/sluicegw/sluice/internal/ai"
@@ -128,6 +129,12 @@ func (s *AnthropicStream) Finish() ([]anthropic.StreamEvent, error) {
 
 func (s *AnthropicStream) chunk(c *openai.ChatChunk) error {
 	if s.state == stateNew {
+		if c.ID == "" && len(c.Choices) == 0 && c.Usage == nil {
+			// Azure opens with a chunk that has only its prompt filter
+			// results: no id, no model. message_start waits for a chunk
+			// that names the message.
+			return nil
+		}
 		s.start(c.ID, c.Model)
 	}
 	s.usage.Observe(openai.StreamEvent{Chunk: c})
@@ -170,6 +177,11 @@ func (s *AnthropicStream) start(id, model string) {
 	s.state = stateStarted
 	if s.o.Model != "" {
 		model = s.o.Model
+	}
+	if id == "" {
+		// Anthropic clients key messages by id; a provider that sends none
+		// still gets one.
+		id = cmp.Or(s.o.MessageID, "msg_sluice")
 	}
 	s.msg = anthropic.Message{ID: id, Type: "message", Role: anthropic.RoleAssistant, Model: model,
 		Usage: anthropic.Usage{InputTokens: s.o.InputTokens}}

@@ -177,9 +177,16 @@ func TestAnthropicStream(t *testing.T) {
 			usage:  ai.Usage{Input: 15, Output: 7, CachedInput: 5, Reasoning: 2},
 		},
 		{
+			name: "Azure's filter-only first chunk waits for one that names the message",
+			opts: StreamOptions{MessageID: "msg_req"},
+			in: []string{`{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0}]}`,
+				oDone},
+			want: []string{strings.Replace(msgStart("", 0), `"id":"chatcmpl-1"`, `"id":"msg_req"`, 1), msgDelta("end_turn", `{"output_tokens":0}`), msgStop},
+		},
+		{
 			name: "only [DONE]",
 			in:   []string{oDone},
-			want: []string{strings.Replace(msgStart("", 0), `"id":"chatcmpl-1"`, `"id":""`, 1), msgDelta("end_turn", `{"output_tokens":0}`), msgStop},
+			want: []string{strings.Replace(msgStart("", 0), `"id":"chatcmpl-1"`, `"id":"msg_sluice"`, 1), msgDelta("end_turn", `{"output_tokens":0}`), msgStop},
 		},
 	}
 	for _, tt := range tests {
