@@ -13,8 +13,8 @@ import "time"
 // terminal handler sends it upstream; the outcome fields are filled in by the
 // terminal handler before it returns, so a plugin reads them after next.
 type AI struct {
-	API       string // how the client speaks: "openai" or "anthropic"
-	Operation string // "chat", "embeddings", "models" or "responses"
+	API       string // how the client speaks: AIOpenAI or AIAnthropic
+	Operation string // AIChat, AIEmbeddings, AIModels or AIResponses
 
 	// Model and Stream are the client's, known once Request succeeded.
 	Model  string
@@ -44,6 +44,20 @@ type AI struct {
 	err    error
 	loaded bool
 }
+
+// Values of AI.API.
+const (
+	AIOpenAI    = "openai"
+	AIAnthropic = "anthropic"
+)
+
+// Values of AI.Operation.
+const (
+	AIChat       = "chat"       // OpenAI chat completions or Anthropic messages
+	AIEmbeddings = "embeddings" // OpenAI embeddings: no messages to add
+	AIModels     = "models"     // the model list: no request body
+	AIResponses  = "responses"  // the OpenAI Responses API
+)
 
 // NewAI returns the state of a request of api and operation whose body
 // load decodes. Only the ai route creates one.

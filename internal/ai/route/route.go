@@ -49,8 +49,8 @@ const (
 
 // Ingress APIs, as Result.API.
 const (
-	APIOpenAI    = "openai"
-	APIAnthropic = "anthropic"
+	APIOpenAI    = plugin.AIOpenAI
+	APIAnthropic = plugin.AIAnthropic
 )
 
 // Result describes one request after it is done, for OnDone.
@@ -168,7 +168,7 @@ const (
 )
 
 func (o operation) String() string {
-	return [...]string{"chat", "embeddings", "models", "responses"}[o]
+	return [...]string{plugin.AIChat, plugin.AIEmbeddings, plugin.AIModels, plugin.AIResponses}[o]
 }
 
 // path is the operation's path below an OpenAI-type base URL.
@@ -213,11 +213,22 @@ func (h *Handler) Wrap(next plugin.Handler) plugin.Handler {
 // first call to Request.
 func (h *Handler) newAI(w http.ResponseWriter, r *http.Request) *plugin.AI {
 	api, op, ok := classifyPath(r.URL.Path, r.Header)
+	var a *plugin.AI
 	var load func() (plugin.AIRequest, error)
 	if ok && op != opModels {
-		load = func() (plugin.AIRequest, error) { return h.decode(w, r, api, op) }
+		load = func() (plugin.AIRequest, error) {
+			q, err := h.decode(w, r, api, op)
+			if err != nil {
+				// Set here, not by the handler: a plugin that asked first
+				// returns the error and the handler never runs, but the
+				// log and metrics still name what went wrong.
+				a.ErrorKind = decodeErrorKind(err)
+			}
+			return q, err
+		}
 	}
-	return plugin.NewAI(api, op.String(), load)
+	a = plugin.NewAI(api, op.String(), load)
+	return a
 }
 
 // decode reads and decodes the request body. Its errors are *plugin.Error
@@ -238,6 +249,20 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, api string, op 
 		return nil, &plugin.Error{Status: http.StatusBadRequest, Code: "invalid_request", Public: perr.msg, Err: perr}
 	}
 	return req, nil
+}
+
+// decodeErrorKind is the Result.ErrorKind of a decode error.
+func decodeErrorKind(err error) string {
+	var pe *plugin.Error
+	if errors.As(err, &pe) {
+		switch pe.Status {
+		case http.StatusRequestEntityTooLarge:
+			return "body_too_large"
+		case 499:
+			return "client_closed"
+		}
+	}
+	return "invalid_request"
 }
 
 // ServeHTTP serves one request; see the package comment for what it

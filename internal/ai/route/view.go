@@ -67,9 +67,11 @@ func sep(b *strings.Builder) {
 	}
 }
 
+// openAIText joins a content's text parts with newlines, as anthropicText
+// does, so a guard's ^ and $ mean the same whichever shape the client used.
 func openAIText(c openai.Content) string {
-	if s, ok := c.String(); ok {
-		return s
+	if c.Parts == nil {
+		return c.Text
 	}
 	var b strings.Builder
 	for _, p := range c.Parts {
@@ -214,24 +216,35 @@ func joinSystem(c anthropic.Content, text string, front bool) anthropic.Content 
 	return anthropic.BlocksContent(insertAt(blocks, at, anthropic.TextBlock(text))...)
 }
 
-// MaxTokens returns the output limit the request sets, 0 for none.
+// MaxTokens returns the output limit the request sets, 0 for none. An
+// OpenAI request that sets both max_tokens and max_completion_tokens
+// reports the larger: the one a cap must bring down.
 func (q *request) MaxTokens() int64 {
 	switch {
-	case q.rsp != nil && q.rsp.MaxOutputTokens != nil:
-		return *q.rsp.MaxOutputTokens
+	case q.rsp != nil:
+		if q.rsp.MaxOutputTokens != nil {
+			return *q.rsp.MaxOutputTokens
+		}
 	case q.ant != nil:
 		return q.ant.MaxTokens
-	case q.oai != nil && q.oai.MaxCompletionTokens != nil:
-		return *q.oai.MaxCompletionTokens
-	case q.oai != nil && q.oai.MaxTokens != nil:
-		return *q.oai.MaxTokens
+	case q.oai != nil:
+		var n int64
+		if q.oai.MaxCompletionTokens != nil {
+			n = *q.oai.MaxCompletionTokens
+		}
+		if q.oai.MaxTokens != nil {
+			n = max(n, *q.oai.MaxTokens)
+		}
+		return n
 	}
 	return 0
 }
 
 // SetMaxTokens sets the output limit. An OpenAI request keeps the
 // parameter(s) it used; one that set none gets max_tokens, which every
-// OpenAI-compatible provider knows (max_completion_tokens is newer).
+// OpenAI-compatible provider knows (max_completion_tokens is newer). When
+// it set both, a lower one of the two stays as it was: setting a cap never
+// raises a limit the client asked for.
 func (q *request) SetMaxTokens(n int64) {
 	q.forms = [2]*form{}
 	switch {
@@ -240,15 +253,19 @@ func (q *request) SetMaxTokens(n int64) {
 	case q.ant != nil:
 		q.ant.MaxTokens = n
 	case q.oai != nil:
-		set := false
-		if q.oai.MaxCompletionTokens != nil {
-			q.oai.MaxCompletionTokens, set = &n, true
-		}
-		if q.oai.MaxTokens != nil || !set {
+		mct, mt := q.oai.MaxCompletionTokens, q.oai.MaxTokens
+		switch {
+		case mct != nil && mt != nil:
+			q.oai.MaxCompletionTokens, q.oai.MaxTokens = ptr(min(*mct, n)), ptr(min(*mt, n))
+		case mct != nil:
+			q.oai.MaxCompletionTokens = &n
+		default:
 			q.oai.MaxTokens = &n
 		}
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // Canonical returns the request as compact JSON in a fixed member order.
 // The wire types encode modelled members in declaration order and unknown

@@ -44,6 +44,14 @@ func TestRequestView(t *testing.T) {
 		wantBody: `"max_tokens":7`,
 		wantMax:  7,
 	}, {
+		name: "openai with both limits: a cap lowers the larger, never raises the smaller",
+		api:  APIOpenAI, op: opChat,
+		body:     `{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}],"max_tokens":100,"max_completion_tokens":5000}`,
+		clamp:    256,
+		want:     []plugin.AIMessage{{Role: "user", Text: "a\nb"}},
+		wantBody: `"max_tokens":100,"max_completion_tokens":256`,
+		wantMax:  256,
+	}, {
 		name: "openai keeps max_completion_tokens",
 		api:  APIOpenAI, op: opChat,
 		body:     `{"model":"m","messages":[{"role":"user","content":"hi"}],"max_completion_tokens":1000}`,
