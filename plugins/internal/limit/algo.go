@@ -139,3 +139,49 @@ func (c Conn) admit(n int64) Result {
 }
 
 func usec(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
+
+// adjust corrects the count of a Window by delta units after the fact:
+// ai-rate-limiting charges a request its estimated tokens when it is
+// admitted and the difference to its real usage when it ends. age is the
+// time since the admission, which tells the window the estimate was
+// charged to (measured on the gateway's monotonic clock, so it holds on
+// Redis's clock too).
+//
+// A charge (delta > 0) goes to the current window, which may take it over
+// the limit: later requests wait. A refund (delta < 0) comes off the
+// window the estimate was charged to while it is the current one, or the
+// previous one (which a sliding window still weighs); older, it is
+// dropped, so that a refund never turns into credit in a window it was
+// not charged to. No count goes below zero. It reports whether s changed.
+func (w Window) adjust(s *state, now, delta, age int64) bool {
+	size := w.Size.Microseconds()
+	idx := now / size
+	if s.a > idx {
+		idx = s.a // see take
+	}
+	cur, prev := s.b, s.c
+	switch s.a {
+	case idx:
+	case idx - 1:
+		prev, cur = cur, 0
+	default:
+		prev, cur = 0, 0
+	}
+	if delta >= 0 {
+		cur += delta
+	} else {
+		switch (now - age) / size {
+		case idx:
+			cur = max(cur+delta, 0)
+		case idx - 1:
+			prev = max(prev+delta, 0)
+		default:
+			return false
+		}
+	}
+	*s = state{a: idx, b: cur, c: prev, exp: (idx + 1) * size}
+	if w.Sliding {
+		s.exp += size
+	}
+	return true
+}

@@ -306,3 +306,73 @@ func (l *errLog) ok() {
 	l.mu.Unlock()
 	l.logger.Info("redis answers again", "unreported_failures", n)
 }
+
+// Adjust corrects key's Window count by delta units once the request that
+// at admitted (the Result of Window for the same key and w) has ended, age
+// after its admission; see Window.adjust. The correction goes to the store
+// that counted the admission: Redis, or the local store when the admission
+// fell back to it (on_redis_error local). An admission nothing counted
+// (Redis failed and on_redis_error is allow) is not corrected either. The
+// correction is made even if ctx is canceled, since a client that left has
+// still used what it used; when Redis fails it is logged and lost.
+func (b *Backend) Adjust(ctx context.Context, key string, w Window, delta int64, age time.Duration, at Result) {
+	if delta == 0 || !at.Allowed {
+		return
+	}
+	switch {
+	case at.Fallback:
+		if b.onErr == OnErrorLocal {
+			b.local.Adjust(key, b.clock(), w, delta, age)
+		}
+	case b.redis == nil:
+		b.local.Adjust(key, b.clock(), w, delta, age)
+	default:
+		err := b.redis.Adjust(context.WithoutCancel(ctx), RedisKey(b.name, key), b.redisNow(), w, delta, age)
+		if err != nil {
+			b.log.failed(err)
+			return
+		}
+		b.log.ok()
+	}
+}
+
+// Budget decides whether key's running total (kept by Add) is below limit:
+// Allowed when it is, with Remaining what is left. It counts nothing.
+// When Redis fails, on_redis_error decides as for Window.
+func (b *Backend) Budget(ctx context.Context, key string, limit int64) (Result, error) {
+	decide := func(total int64) Result {
+		if total < limit {
+			return Result{Allowed: true, Remaining: limit - total}
+		}
+		return Result{}
+	}
+	if b.redis == nil {
+		return decide(b.local.Total(key, b.clock())), nil
+	}
+	total, err := b.redis.Total(ctx, RedisKey(b.name, key))
+	if err != nil {
+		return b.fallback(ctx, err, func() Result { return decide(b.local.Total(key, b.clock())) })
+	}
+	b.log.ok()
+	return decide(total), nil
+}
+
+// Add adds n to key's running total, which lives until exp. It is made
+// even if ctx is canceled. When Redis fails the amount is logged and lost,
+// unless on_redis_error is local: then the local store's total takes it,
+// which is what Budget reads while Redis is down.
+func (b *Backend) Add(ctx context.Context, key string, n int64, exp time.Time) {
+	now := b.clock()
+	if b.redis == nil {
+		b.local.Add(key, now, n, exp)
+		return
+	}
+	if _, err := b.redis.Add(context.WithoutCancel(ctx), RedisKey(b.name, key), n, exp.Sub(now)); err != nil {
+		b.log.failed(err)
+		if b.onErr == OnErrorLocal {
+			b.local.Add(key, now, n, exp)
+		}
+		return
+	}
+	b.log.ok()
+}

@@ -368,3 +368,26 @@ func Scope(route, group, extra string) string {
 	}
 	return s
 }
+
+// MaxPartLen bounds a value AppendPart writes as it is; longer ones are
+// replaced by their hash.
+const MaxPartLen = 64
+
+// AppendPart returns key (from KeySpec.Build) with one more part,
+// "|name=value", for parts the request's key spec cannot name (the model
+// of an AI request). name must be a fixed lower-case word; value is
+// escaped, and replaced by a SHA-256 prefix (96 bits) when it is longer
+// than MaxPartLen bytes, since it may come from the client.
+func AppendPart(key, name, value string) string {
+	b := make([]byte, 0, len(key)+len(name)+2+min(len(value), MaxPartLen)*3)
+	b = append(b, key...)
+	b = append(b, '|')
+	b = append(b, name...)
+	b = append(b, '=')
+	if len(value) > MaxPartLen {
+		sum := sha256.Sum256([]byte(value))
+		b = append(b, '#')
+		return string(hex.AppendEncode(b, sum[:12]))
+	}
+	return string(appendEscaped(b, value))
+}

@@ -1,6 +1,7 @@
-// Package limit is the machinery shared by the limit-count, limit-req and
-// limit-conn plugins: the algorithms (fixed and sliding windows, GCRA, a
-// concurrency count), an in-process sharded store, a Redis store that makes
+// Package limit is the machinery shared by the limit-count, limit-req,
+// limit-conn, ai-rate-limiting and ai-budget plugins: the algorithms (fixed
+// and sliding windows and their corrections, GCRA, a concurrency count,
+// running totals), an in-process sharded store, a Redis store that makes
 // each decision in one atomic script call, the on_redis_error fallback, the
 // request key builder and the IETF RateLimit header fields.
 //

@@ -170,3 +170,54 @@ func (l *Local) Len() int {
 	}
 	return n
 }
+
+// Adjust corrects key's Window count by delta units at now, for a request
+// admitted age ago (see Window.adjust). A key the store does not hold
+// takes charges but not refunds.
+func (l *Local) Adjust(key string, now time.Time, w Window, delta int64, age time.Duration) {
+	us := now.UnixMicro()
+	sh := l.shard(key)
+	sh.mu.Lock()
+	s, held := sh.m[key]
+	live := held && s.exp > us
+	if !live {
+		s = state{}
+	}
+	if (live || delta > 0) && w.adjust(&s, us, delta, age.Microseconds()) {
+		sh.put(l, key, s, held, us)
+	}
+	sh.mu.Unlock()
+}
+
+// Total returns key's running total (see Add) at now: 0 when the store
+// does not hold it or it expired.
+func (l *Local) Total(key string, now time.Time) int64 {
+	us := now.UnixMicro()
+	sh := l.shard(key)
+	sh.mu.Lock()
+	s, ok := sh.m[key]
+	sh.mu.Unlock()
+	if !ok || s.exp <= us {
+		return 0
+	}
+	return s.a
+}
+
+// Add adds n to key's running total at now and returns the new total. The
+// total lives until exp at least (an earlier exp does not shorten it); an
+// expired one starts again from zero.
+func (l *Local) Add(key string, now time.Time, n int64, exp time.Time) int64 {
+	us := now.UnixMicro()
+	sh := l.shard(key)
+	sh.mu.Lock()
+	s, ok := sh.m[key]
+	if ok && s.exp <= us {
+		s = state{}
+	}
+	s.a += n
+	s.exp = max(s.exp, exp.UnixMicro(), us+1)
+	sh.put(l, key, s, ok, us)
+	total := s.a
+	sh.mu.Unlock()
+	return total
+}

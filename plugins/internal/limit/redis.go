@@ -99,7 +99,8 @@ func Client(cfg *plugin.RedisConfig) (redis.UniversalClient, func() error, error
 // quiet drops go-redis's own log lines ("failed to dial ..."): they go to
 // stderr unstructured, once per failed command, which is the flood the
 // plugins' rate-limited error log exists to avoid. go-redis has one logger
-// per process, and the limits are its only user in Sluice.
+// per process, and every Sluice user of Redis (the limits, ai-budget,
+// ai-cache) builds its client here.
 type quiet struct{}
 
 func (quiet) Printf(context.Context, string, ...any) {}

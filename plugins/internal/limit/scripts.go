@@ -196,3 +196,74 @@ func (s Redis) Refresh(ctx context.Context, now int64, ttl time.Duration, leases
 	})
 	return err
 }
+
+// adjustScript corrects a window's count after the fact (Window.adjust in
+// algo.go, the same arithmetic). KEYS[1] is windowScript's hash. ARGV:
+// now, size (us), delta, age (us), sliding (1 or 0). Returns 1 when it
+// wrote, 0 when there was nothing to correct.
+var adjustScript = redis.NewScript(luaNow + `
+local size, delta, age = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local sliding = ARGV[5] == '1'
+local h = redis.call('HMGET', KEYS[1], 'w', 'c', 'p')
+if not h[1] and delta <= 0 then return 0 end
+local w, cur, prev = tonumber(h[1]) or -1, tonumber(h[2]) or 0, tonumber(h[3]) or 0
+local idx = math.floor(now / size)
+if idx * size > now then idx = idx - 1 end
+if w > idx then idx = w end
+if w == idx then
+elseif w == idx - 1 then prev = cur; cur = 0
+else prev = 0; cur = 0 end
+if delta >= 0 then
+  cur = cur + delta
+else
+  local at = math.floor((now - age) / size)
+  if at * size > now - age then at = at - 1 end
+  if at == idx then
+    cur = math.max(cur + delta, 0)
+  elseif at == idx - 1 then
+    prev = math.max(prev + delta, 0)
+  else
+    return 0
+  end
+end
+local elapsed = now - idx * size
+if elapsed < 0 then elapsed = 0 end
+local ttl = size - elapsed
+if sliding then ttl = ttl + size end
+redis.call('HSET', KEYS[1], 'w', string.format('%.0f', idx), 'c', string.format('%.0f', cur), 'p', string.format('%.0f', prev))
+redis.call('PEXPIRE', KEYS[1], math.ceil(ttl / 1000))
+return 1
+`)
+
+// addScript adds to a running total (ai-budget's spend in a period).
+// KEYS[1] is a string holding an integer. ARGV: n, ttl (ms). The expiry is
+// extended to ttl, never shortened (gateways' clocks differ a little).
+// Returns the new total.
+var addScript = redis.NewScript(`
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = tonumber(ARGV[2])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return n
+`)
+
+// Adjust corrects key's window count by delta for a request admitted age
+// ago; see Window.adjust.
+func (s Redis) Adjust(ctx context.Context, key string, now int64, w Window, delta int64, age time.Duration) error {
+	return adjustScript.Run(ctx, s.C, []string{key},
+		now, w.Size.Microseconds(), delta, age.Microseconds(), b2s(w.Sliding)).Err()
+}
+
+// Total returns key's running total, 0 when Redis does not hold it.
+func (s Redis) Total(ctx context.Context, key string) (int64, error) {
+	n, err := s.C.Get(ctx, key).Int64()
+	if err == redis.Nil {
+		return 0, nil
+	}
+	return n, err
+}
+
+// Add adds n to key's running total, which lives at least ttl more, and
+// returns the new total.
+func (s Redis) Add(ctx context.Context, key string, n int64, ttl time.Duration) (int64, error) {
+	return addScript.Run(ctx, s.C, []string{key}, n, max(ttl.Milliseconds(), 1)).Int64()
+}
