@@ -36,14 +36,24 @@ type AI struct {
 	// "rate_limited", "upstream_error" or "stream_cut" (see docs/ai.md).
 	ErrorKind string
 	// Cache is "hit" when the response cache answered, "miss" when it
-	// looked and stored nothing yet, "" when no cache is on the route.
+	// looked and found nothing, "bypass" when it did not look (no-cache, an
+	// anonymous caller), "" when no cache is on the route.
 	Cache string
+	// Status is the status the terminal handler wrote, 0 if it did not run.
+	Status int
 
 	load   func() (AIRequest, error)
 	req    AIRequest
 	err    error
 	loaded bool
 }
+
+// Response headers naming what served a request on an ai route (a cache
+// replays them).
+const (
+	AIProviderHeader = "X-Sluice-Provider"
+	AIModelHeader    = "X-Sluice-Model"
+)
 
 // Values of AI.API.
 const (

@@ -9,9 +9,12 @@ import (
 	"os"
 
 	"github.com/sluicegw/sluice/plugin"
+	"github.com/sluicegw/sluice/plugins/aibudget"
+	"github.com/sluicegw/sluice/plugins/aicache"
 	"github.com/sluicegw/sluice/plugins/aimaxtokens"
 	"github.com/sluicegw/sluice/plugins/aipromptdecorator"
 	"github.com/sluicegw/sluice/plugins/aipromptguard"
+	"github.com/sluicegw/sluice/plugins/airatelimit"
 	"github.com/sluicegw/sluice/plugins/basicauth"
 	"github.com/sluicegw/sluice/plugins/consumerrestriction"
 	"github.com/sluicegw/sluice/plugins/cors"
@@ -42,7 +45,8 @@ func kinds() []plugin.Kind {
 		consumerrestriction.Kind,
 		limitreq.Kind, limitcount.Kind, limitconn.Kind,
 		headers.Kind, proxyrewrite.Kind, mocking.Kind,
-		aipromptguard.Kind, aipromptdecorator.Kind, aimaxtokens.Kind,
+		aipromptguard.Kind, airatelimit.Kind, aibudget.Kind,
+		aipromptdecorator.Kind, aimaxtokens.Kind, aicache.Kind,
 	}
 }
 

@@ -88,8 +88,11 @@ func consumerLabel(rt *route, x *plugin.Exchange) string {
 // observeAI records the GenAI metrics of a finished ai route request.
 func (gw *Gateway) observeAI(rt *route, x *plugin.Exchange, total time.Duration) {
 	a := x.AI
-	if a.Operation == "models" {
-		return // a listing, not a model call
+	if a.Operation == plugin.AIModels || a.Cache == "hit" {
+		// A listing is not a model call; a cache hit called no provider
+		// (ai-cache counts hits in sluice_plugin_decisions_total), and its
+		// microseconds would skew the provider's latency histograms.
+		return
 	}
 	gw.metrics.AI(metrics.AIRequest{
 		Route:         x.Route,

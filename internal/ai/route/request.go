@@ -68,8 +68,12 @@ func decodeRequest(api string, op operation, body []byte) (*request, *paramError
 		if q.oai, err = openai.DecodeChatRequest(body); err == nil {
 			err = q.oai.Validate()
 			q.model, q.stream = q.oai.Model, q.oai.Stream
-			// Ask every OpenAI-type upstream for exact stream usage.
-			q.clientUsage = openai.ForceIncludeUsage(q.oai)
+			// Whether the client wants the usage chunk: Sluice asks every
+			// OpenAI-type upstream for it (in upstream), and drops it on the
+			// way back when the client did not. The request itself keeps
+			// the client's choice, so plugins (the cache key) see it.
+			so := q.oai.StreamOptions
+			q.clientUsage = !q.oai.Stream || (so != nil && so.IncludeUsage)
 		}
 	}
 	if err == nil {
@@ -103,7 +107,15 @@ func (q *request) upstream(w wire) (*form, error) {
 	case q.op == opResponses:
 		f.rsp = q.rsp
 	case q.oai != nil && w == wireOpenAI:
-		f.oai = q.oai
+		// A copy that asks for exact stream usage; the client's request
+		// is left as it sent it.
+		c := *q.oai
+		if c.StreamOptions != nil {
+			so := *c.StreamOptions
+			c.StreamOptions = &so
+		}
+		openai.ForceIncludeUsage(&c)
+		f.oai = &c
 	case q.ant != nil && w == wireAnthropic:
 		f.ant = q.ant
 	case q.oai != nil:

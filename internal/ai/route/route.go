@@ -43,8 +43,8 @@ import (
 
 // Response headers naming what served a request.
 const (
-	HeaderProvider = "X-Sluice-Provider"
-	HeaderModel    = "X-Sluice-Model"
+	HeaderProvider = plugin.AIProviderHeader
+	HeaderModel    = plugin.AIModelHeader
 )
 
 // Ingress APIs, as Result.API.
@@ -322,6 +322,7 @@ func (c *call) done(err error) error {
 	}
 	a.Attempts, a.Fallbacks = c.res.Attempts, c.res.Fallbacks
 	a.TimeToFirstToken, a.ErrorKind = c.res.TimeToFirstToken, c.res.ErrorKind
+	a.Status = c.res.Status
 	if c.h.onDone != nil {
 		c.h.onDone(c.r, c.res)
 	}
