@@ -33,7 +33,8 @@ var Kind = func() plugin.Kind {
 // the header, then the query, then the cookie; at least one must be set.
 type Config struct {
 	// Header is the request header carrying the key. Default "apikey";
-	// "" does not look in headers.
+	// "" does not look in headers. "Authorization" takes the key from
+	// "Authorization: Bearer KEY", as LLM SDKs send it.
 	Header string `json:"header"`
 	// Query is the query parameter carrying the key. Default "apikey"; ""
 	// does not look in the query.

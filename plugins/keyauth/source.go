@@ -19,14 +19,29 @@ const (
 // parameter name and a cookie name, each "" when not looked in.
 type source struct {
 	header, query, cookie string
+	// bearer: the header is Authorization, whose value is "Bearer KEY"
+	// (what OpenAI's SDKs, Anthropic's auth_token and most LLM clients
+	// send). Another scheme there is not a key: basic-auth may take it.
+	bearer bool
 }
 
 func newSource(c *Config) source {
 	s := source{query: c.Query, cookie: c.Cookie}
 	if c.Header != "" {
 		s.header = http.CanonicalHeaderKey(c.Header)
+		s.bearer = s.header == "Authorization"
 	}
 	return s
+}
+
+// bearerToken returns the token of an Authorization value with the Bearer
+// scheme (any case, RFC 9110 11.1), or "" for another scheme.
+func bearerToken(v string) string {
+	const scheme = "bearer "
+	if len(v) < len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
+		return ""
+	}
+	return strings.TrimLeft(v[len(scheme):], " ")
 }
 
 // find returns the key from the first place, in the order header, query,
@@ -34,7 +49,13 @@ func newSource(c *Config) source {
 // is percent-encoded.
 func (s source) find(r *http.Request) (string, state) {
 	if s.header != "" {
-		if k, st := fromValues(r.Header[s.header]); st != absent {
+		k, st := fromValues(r.Header[s.header])
+		if s.bearer && st == found {
+			if k = bearerToken(k); k == "" {
+				st = absent
+			}
+		}
+		if st != absent {
 			return k, st
 		}
 	}

@@ -103,15 +103,13 @@ func newTransport(connect time.Duration) *http.Transport {
 	}
 }
 
-// cost prices usage of the provider model. The mock provider is free; a
-// model with no price has no cost (ok false).
+// cost prices usage of the provider model. A model with no price has no
+// cost (ok false), except on the mock provider, which is free unless its
+// prices say otherwise (to try budgets without a paid provider).
 func (p *provider) cost(model string, u ai.Usage) (usd float64, ok bool) {
-	if p.typ == TypeMock {
-		return 0, true
-	}
 	pr, ok := p.prices.Lookup(model)
 	if !ok {
-		return 0, false
+		return 0, p.typ == TypeMock
 	}
 	return pr.Cost(u), true
 }
