@@ -26,6 +26,11 @@ type request struct {
 	rsp *openai.ResponsesRequest
 
 	forms [2]*form // by wire
+
+	// raw is the client's body; edited says a plugin changed the request
+	// since, so raw no longer says what it asks.
+	raw    []byte
+	edited bool
 }
 
 // form is the request in one provider API, or why it cannot be.
@@ -35,6 +40,12 @@ type form struct {
 	emb *openai.EmbeddingRequest
 	rsp *openai.ResponsesRequest
 	err error
+	// raw, when set, is the client's own body, sent as it is to a target
+	// whose model name is the client's: re-encoding it would change
+	// nothing but cost a fifth of the route's CPU.
+	raw []byte
+	// rawModel is the model name raw carries.
+	rawModel string
 }
 
 // paramError is a client error about one parameter.
@@ -46,7 +57,7 @@ func (e *paramError) Error() string { return e.msg }
 
 // decodeRequest decodes and validates a request body of api and op.
 func decodeRequest(api string, op operation, body []byte) (*request, *paramError) {
-	q := &request{api: api, op: op}
+	q := &request{api: api, op: op, raw: body}
 	var err error
 	switch {
 	case op == opResponses:
@@ -123,6 +134,12 @@ func (q *request) upstream(w wire) (*form, error) {
 	default:
 		f.oai, f.err = translate.ToOpenAIRequest(q.ant, translate.Options{})
 	}
+	passThrough := f.emb != nil || f.rsp != nil || (f.oai != nil && q.oai != nil) || (f.ant != nil && q.ant != nil)
+	// The usage chunk Sluice asks for changes an OpenAI stream request the
+	// client made without it.
+	if passThrough && !q.edited && f.err == nil && (q.oai == nil || q.clientUsage) {
+		f.raw, f.rawModel = q.raw, q.model
+	}
 	var pe *translate.ParamError
 	if errors.As(f.err, &pe) {
 		f.err = &paramError{param: pe.Param, msg: pe.Error()}
@@ -133,6 +150,9 @@ func (q *request) upstream(w wire) (*form, error) {
 
 // body encodes the form for one provider model.
 func (f *form) body(model string) ([]byte, error) {
+	if f.raw != nil && model == f.rawModel {
+		return f.raw, nil
+	}
 	switch {
 	case f.emb != nil:
 		r := *f.emb

@@ -140,7 +140,7 @@ func (q *request) add(front bool, msgs []plugin.AIMessage) error {
 			return errors.New("role " + m.Role + " cannot be added (want system, user or assistant)")
 		}
 	}
-	q.forms = [2]*form{} // translated forms are stale now
+	q.forms, q.edited = [2]*form{}, true // translated forms are stale now
 	if q.rsp != nil {
 		return responsesAdd(q.rsp, front, msgs)
 	}
@@ -246,7 +246,7 @@ func (q *request) MaxTokens() int64 {
 // it set both, a lower one of the two stays as it was: setting a cap never
 // raises a limit the client asked for.
 func (q *request) SetMaxTokens(n int64) {
-	q.forms = [2]*form{}
+	q.forms, q.edited = [2]*form{}, true
 	switch {
 	case q.rsp != nil:
 		q.rsp.MaxOutputTokens = &n

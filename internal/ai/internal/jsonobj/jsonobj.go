@@ -11,6 +11,7 @@ package jsonobj
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -341,4 +342,29 @@ func AppendString(b []byte, s string) []byte {
 		i += size
 	}
 	return append(append(b, s[start:]...), '"')
+}
+
+// errFound stops eachMember once Member has its value.
+var errFound = errors.New("found")
+
+// Member returns the raw value of the top-level member key of the JSON
+// object data, or nil when there is none. It checks that data is valid
+// JSON, then scans only the top level: reading one member (a provider
+// answer's usage) costs a validation pass, not a decode of everything.
+func Member(data []byte, key string) (json.RawMessage, error) {
+	if !json.Valid(data) {
+		return nil, errors.New("invalid JSON")
+	}
+	var out json.RawMessage
+	err := eachMember(data, func(k, v []byte) error {
+		if string(k) == key {
+			out = v
+			return errFound
+		}
+		return nil
+	})
+	if err != nil && err != errFound {
+		return nil, err
+	}
+	return out, nil
 }

@@ -155,3 +155,23 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestMember(t *testing.T) {
+	tests := []struct {
+		data, key, want string
+		err             bool
+	}{
+		{`{"a":1,"usage":{"x":[1,{"y":"}"}]},"b":2}`, "usage", `{"x":[1,{"y":"}"}]}`, false},
+		{`{"a":{"usage":1}}`, "usage", ``, false}, // nested: not top level
+		{`{"us\u0061ge":3}`, "usage", `3`, false},
+		{` {"usage" : null } `, "usage", `null`, false},
+		{`[{"usage":1}]`, "usage", ``, false},
+		{`{"usage":1`, "usage", ``, true},
+	}
+	for _, tt := range tests {
+		got, err := Member([]byte(tt.data), tt.key)
+		if string(got) != tt.want || (err != nil) != tt.err {
+			t.Errorf("Member(%s, %q) = %s, %v; want %s, error %v", tt.data, tt.key, got, err, tt.want, tt.err)
+		}
+	}
+}
