@@ -12,6 +12,7 @@ import (
 	"github.com/sluicegw/sluice/plugin"
 	"github.com/sluicegw/sluice/plugin/plugintest"
 	"github.com/sluicegw/sluice/plugins/aimaxtokens"
+	"github.com/sluicegw/sluice/plugins/internal/aiplugintest"
 )
 
 func TestValidate(t *testing.T) {
@@ -33,7 +34,7 @@ func TestValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := errString(aimaxtokens.Kind.Check(json.RawMessage(tt.cfg))); got != tt.want {
+			if got := aiplugintest.ErrString(aimaxtokens.Kind.Check(json.RawMessage(tt.cfg))); got != tt.want {
 				t.Errorf("Check(%s) =\n%s\nwant\n%s", tt.cfg, got, tt.want)
 			}
 		})
@@ -68,7 +69,7 @@ func TestBuild(t *testing.T) {
 		{"global", global, `{"default":10}`, ""},
 	}
 	for _, tt := range tests {
-		if _, err := aimaxtokens.Kind.Build(tt.env, json.RawMessage(tt.cfg)); errString(err) != tt.want {
+		if _, err := aimaxtokens.Kind.Build(tt.env, json.RawMessage(tt.cfg)); aiplugintest.ErrString(err) != tt.want {
 			t.Errorf("%s: Build = %v; want %q", tt.name, err, tt.want)
 		}
 	}
@@ -86,7 +87,7 @@ func as(c *plugin.Consumer) plugin.Use {
 
 // limits renders the output limits of an upstream body.
 func limits(t *testing.T, b []byte) string {
-	u := decodeUpstream(t, b)
+	u := aiplugintest.DecodeUpstream(t, b)
 	var out []string
 	if u.MaxTokens != nil {
 		out = append(out, fmt.Sprintf("max_tokens=%d", *u.MaxTokens))
@@ -148,23 +149,23 @@ func TestClamp(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			l := newLLM(t)
-			var counts decisions
+			l := aiplugintest.NewLLM(t)
+			var counts aiplugintest.Decisions
 			e := plugintest.Env(t, aimaxtokens.Kind, "llm", consumers...)
-			e.AIRoute, e.Decisions = true, counts.counter
+			e.AIRoute, e.Decisions = true, counts.Counter
 			uses := []plugin.Use{plugintest.Use(t, aimaxtokens.Kind, e, cmpOr(tt.cfg, cfg))}
 			if tt.caller != "" {
 				uses = append(uses, as(e.Consumer(tt.caller)))
 			}
-			res, up := l.serve(t, uses, "POST", pathOf(tt.api), tt.body)
+			res, up := l.Serve(t, uses, "POST", aiplugintest.PathOf(tt.api), tt.body)
 			if res.Code != 200 || up == nil {
 				t.Fatalf("got %d (err %v, body %s); want 200 from the provider", res.Code, res.Err, res.Body)
 			}
 			if got := limits(t, up); got != tt.want {
 				t.Errorf("upstream limits = %s; want %s (body %s)", got, tt.want, up)
 			}
-			if counts.get(tt.decision) != 1 {
-				t.Errorf("decisions %v; want %s once", counts.n, tt.decision)
+			if counts.Get(tt.decision) != 1 {
+				t.Errorf("decisions %v; want %s once", counts.String(), tt.decision)
 			}
 		})
 	}
@@ -192,9 +193,9 @@ func TestOtherRequests(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			l := newLLM(t)
-			var counts decisions
-			res, up := l.serve(t, []plugin.Use{plugintest.Use(t, aimaxtokens.Kind, env(&counts), `{"default":10}`)}, tt.method, tt.path, tt.body)
+			l := aiplugintest.NewLLM(t)
+			var counts aiplugintest.Decisions
+			res, up := l.Serve(t, []plugin.Use{plugintest.Use(t, aimaxtokens.Kind, aiplugintest.Env(&counts), `{"default":10}`)}, tt.method, tt.path, tt.body)
 			var pe *plugin.Error
 			errors.As(res.Err, &pe)
 			code := ""
@@ -204,8 +205,8 @@ func TestOtherRequests(t *testing.T) {
 			if res.Code != tt.status || code != tt.code || string(up) != tt.upstream {
 				t.Errorf("got %d, error %v, upstream %s; want %d, code %q, upstream %s", res.Code, res.Err, up, tt.status, tt.code, tt.upstream)
 			}
-			if len(counts.n) != 0 {
-				t.Errorf("decisions %v; want none", counts.n)
+			if counts.Total() != 0 {
+				t.Errorf("decisions %v; want none", counts.String())
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/sluicegw/sluice/plugin/plugintest"
 	"github.com/sluicegw/sluice/plugins/aipromptdecorator"
 	"github.com/sluicegw/sluice/plugins/aipromptguard"
+	"github.com/sluicegw/sluice/plugins/internal/aiplugintest"
 )
 
 func TestValidate(t *testing.T) {
@@ -34,7 +35,7 @@ func TestValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := errString(aipromptdecorator.Kind.Check(json.RawMessage(tt.cfg))); got != tt.want {
+			if got := aiplugintest.ErrString(aipromptdecorator.Kind.Check(json.RawMessage(tt.cfg))); got != tt.want {
 				t.Errorf("Check(%s) =\n%s\nwant\n%s", tt.cfg, got, tt.want)
 			}
 		})
@@ -54,7 +55,7 @@ func TestBuildNeedsAIRoute(t *testing.T) {
 		{"global", plugin.Env{}, ""},
 	}
 	for _, tt := range tests {
-		if _, err := aipromptdecorator.Kind.Build(tt.env, cfg); errString(err) != tt.want {
+		if _, err := aipromptdecorator.Kind.Build(tt.env, cfg); aiplugintest.ErrString(err) != tt.want {
 			t.Errorf("%s: Build = %v; want %q", tt.name, err, tt.want)
 		}
 	}
@@ -123,17 +124,17 @@ func TestDecorate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			l := newLLM(t)
-			var counts decisions
-			res, up := l.serve(t, []plugin.Use{plugintest.Use(t, aipromptdecorator.Kind, env(&counts), tt.cfg)}, "POST", pathOf(tt.api), tt.body)
+			l := aiplugintest.NewLLM(t)
+			var counts aiplugintest.Decisions
+			res, up := l.Serve(t, []plugin.Use{plugintest.Use(t, aipromptdecorator.Kind, aiplugintest.Env(&counts), tt.cfg)}, "POST", aiplugintest.PathOf(tt.api), tt.body)
 			if res.Code != 200 || up == nil {
 				t.Fatalf("got %d (err %v, body %s); want 200 from the provider", res.Code, res.Err, res.Body)
 			}
-			if d := cmp.Diff(tt.want, conversation(t, up)); d != "" {
+			if d := cmp.Diff(tt.want, aiplugintest.Conversation(t, up)); d != "" {
 				t.Errorf("upstream conversation (-want +got):\n%s\nbody %s", d, up)
 			}
-			if counts.get("decorated") != 1 {
-				t.Errorf("decisions %v; want decorated once", counts.n)
+			if counts.Get("decorated") != 1 {
+				t.Errorf("decisions %v; want decorated once", counts.String())
 			}
 		})
 	}
@@ -144,21 +145,21 @@ func TestDecorate(t *testing.T) {
 // sent and not the decoration.
 func TestGuardSeesClientText(t *testing.T) {
 	t.Parallel()
-	l := newLLM(t)
-	e := env(&decisions{})
+	l := aiplugintest.NewLLM(t)
+	e := aiplugintest.Env(&aiplugintest.Decisions{})
 	uses := []plugin.Use{
 		plugintest.Use(t, aipromptdecorator.Kind, e, `{"prepend":[{"role":"user","content":"You may discuss the forbidden topic."}]}`),
 		plugintest.Use(t, aipromptguard.Kind, e, `{"deny_patterns":["forbidden"]}`),
 	}
-	res, up := l.serve(t, uses, "POST", "/v1/chat/completions", `{"model":"gpt","messages":[{"role":"user","content":"hi"}]}`)
+	res, up := l.Serve(t, uses, "POST", "/v1/chat/completions", `{"model":"gpt","messages":[{"role":"user","content":"hi"}]}`)
 	if res.Code != 200 || up == nil {
 		t.Fatalf("got %d (err %v); want 200 from the provider", res.Code, res.Err)
 	}
 	want := []string{"user: You may discuss the forbidden topic.", "user: hi"}
-	if d := cmp.Diff(want, conversation(t, up)); d != "" {
+	if d := cmp.Diff(want, aiplugintest.Conversation(t, up)); d != "" {
 		t.Errorf("upstream conversation (-want +got):\n%s", d)
 	}
-	res, up = l.serve(t, uses, "POST", "/v1/chat/completions", `{"model":"gpt","messages":[{"role":"user","content":"the forbidden topic"}]}`)
+	res, up = l.Serve(t, uses, "POST", "/v1/chat/completions", `{"model":"gpt","messages":[{"role":"user","content":"the forbidden topic"}]}`)
 	var pe *plugin.Error
 	if !errors.As(res.Err, &pe) || pe.Code != "prompt_rejected" || up != nil {
 		t.Errorf("got %d, error %v, upstream %t; want prompt_rejected before the provider", res.Code, res.Err, up != nil)
@@ -182,9 +183,9 @@ func TestOtherRequests(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			l := newLLM(t)
-			var counts decisions
-			res, up := l.serve(t, []plugin.Use{plugintest.Use(t, aipromptdecorator.Kind, env(&counts), cfg)}, tt.method, tt.path, tt.body)
+			l := aiplugintest.NewLLM(t)
+			var counts aiplugintest.Decisions
+			res, up := l.Serve(t, []plugin.Use{plugintest.Use(t, aipromptdecorator.Kind, aiplugintest.Env(&counts), cfg)}, tt.method, tt.path, tt.body)
 			var pe *plugin.Error
 			errors.As(res.Err, &pe)
 			code := ""
@@ -194,8 +195,8 @@ func TestOtherRequests(t *testing.T) {
 			if res.Code != tt.status || code != tt.code || string(up) != tt.upstream {
 				t.Errorf("got %d, error %v, upstream %s; want %d, code %q, upstream %s", res.Code, res.Err, up, tt.status, tt.code, tt.upstream)
 			}
-			if tt.decision != "" && counts.get(tt.decision) != 1 {
-				t.Errorf("decisions %v; want %s once", counts.n, tt.decision)
+			if tt.decision != "" && counts.Get(tt.decision) != 1 {
+				t.Errorf("decisions %v; want %s once", counts.String(), tt.decision)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/sluicegw/sluice/plugin"
 	"github.com/sluicegw/sluice/plugin/plugintest"
 	"github.com/sluicegw/sluice/plugins/aipromptguard"
+	"github.com/sluicegw/sluice/plugins/internal/aiplugintest"
 )
 
 func TestValidate(t *testing.T) {
@@ -42,7 +43,7 @@ func TestValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := errString(aipromptguard.Kind.Check(json.RawMessage(tt.cfg))); got != tt.want {
+			if got := aiplugintest.ErrString(aipromptguard.Kind.Check(json.RawMessage(tt.cfg))); got != tt.want {
 				t.Errorf("Check(%.80s) =\n%s\nwant\n%s", tt.cfg, got, tt.want)
 			}
 		})
@@ -62,7 +63,7 @@ func TestBuildNeedsAIRoute(t *testing.T) {
 		{"global", plugin.Env{}, ""},
 	}
 	for _, tt := range tests {
-		if _, err := aipromptguard.Kind.Build(tt.env, cfg); errString(err) != tt.want {
+		if _, err := aipromptguard.Kind.Build(tt.env, cfg); aiplugintest.ErrString(err) != tt.want {
 			t.Errorf("%s: Build = %v; want %q", tt.name, err, tt.want)
 		}
 	}
@@ -158,15 +159,15 @@ func TestGuard(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			l := newLLM(t)
-			var counts decisions
-			res, up := l.serve(t, []plugin.Use{plugintest.Use(t, aipromptguard.Kind, env(&counts), tt.cfg)}, "POST", pathOf(tt.api), tt.body)
+			l := aiplugintest.NewLLM(t)
+			var counts aiplugintest.Decisions
+			res, up := l.Serve(t, []plugin.Use{plugintest.Use(t, aipromptguard.Kind, aiplugintest.Env(&counts), tt.cfg)}, "POST", aiplugintest.PathOf(tt.api), tt.body)
 			if tt.why == "" {
 				if res.Code != http.StatusOK || up == nil {
 					t.Fatalf("got %d (err %v, upstream called %t); want 200 from the provider", res.Code, res.Err, up != nil)
 				}
-				if counts.get("allowed") != 1 || counts.get("rejected") != 0 {
-					t.Errorf("decisions %v; want allowed once", counts.n)
+				if counts.Get("allowed") != 1 || counts.Get("rejected") != 0 {
+					t.Errorf("decisions %v; want allowed once", counts.String())
 				}
 				return
 			}
@@ -174,14 +175,14 @@ func TestGuard(t *testing.T) {
 			if !errors.As(res.Err, &pe) {
 				t.Fatalf("got %d, error %v; want a *plugin.Error", res.Code, res.Err)
 			}
-			if pe.Status != 400 || pe.Code != "prompt_rejected" || pe.Public != "the request was rejected by the prompt guard" || errString(pe.Err) != tt.why {
+			if pe.Status != 400 || pe.Code != "prompt_rejected" || pe.Public != "the request was rejected by the prompt guard" || aiplugintest.ErrString(pe.Err) != tt.why {
 				t.Errorf("error = %d %s %q (%v); want 400 prompt_rejected, the fixed message, and reason %q", pe.Status, pe.Code, pe.Public, pe.Err, tt.why)
 			}
 			if up != nil {
 				t.Errorf("a refused request reached the provider: %s", up)
 			}
-			if counts.get("rejected") != 1 || counts.get("allowed") != 0 {
-				t.Errorf("decisions %v; want rejected once", counts.n)
+			if counts.Get("rejected") != 1 || counts.Get("allowed") != 0 {
+				t.Errorf("decisions %v; want rejected once", counts.String())
 			}
 		})
 	}
@@ -201,10 +202,10 @@ func TestClientSeesNoPattern(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.api, func(t *testing.T) {
 			t.Parallel()
-			l := newLLM(t)
-			use := plugintest.Use(t, aipromptguard.Kind, env(&decisions{}), `{"deny_patterns":["s3cr3t-\\w+"]}`)
-			h := l.h.Wrap(plugin.Chain([]plugin.Use{use}, l.h))
-			r := httptest.NewRequest("POST", pathOf(tt.api), strings.NewReader(tt.body))
+			l := aiplugintest.NewLLM(t)
+			use := plugintest.Use(t, aipromptguard.Kind, aiplugintest.Env(&aiplugintest.Decisions{}), `{"deny_patterns":["s3cr3t-\\w+"]}`)
+			h := l.H.Wrap(plugin.Chain([]plugin.Use{use}, l.H))
+			r := httptest.NewRequest("POST", aiplugintest.PathOf(tt.api), strings.NewReader(tt.body))
 			x := &plugin.Exchange{RequestID: "req-1"}
 			r = r.WithContext(plugin.WithExchange(r.Context(), x))
 			w := httptest.NewRecorder()
@@ -212,7 +213,7 @@ func TestClientSeesNoPattern(t *testing.T) {
 			if err := h.ServeHTTP(w, r); !errors.As(err, &pe) {
 				t.Fatalf("ServeHTTP = %v; want a *plugin.Error", err)
 			}
-			l.h.WriteError(w, r, pe, x.RequestID)
+			l.H.WriteError(w, r, pe, x.RequestID)
 			if w.Code != 400 || w.Body.String() != tt.want {
 				t.Errorf("client got %d %s; want 400 %s", w.Code, w.Body, tt.want)
 			}
@@ -238,8 +239,8 @@ func TestOtherRequests(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			l := newLLM(t)
-			res, up := l.serve(t, []plugin.Use{plugintest.Use(t, aipromptguard.Kind, env(&decisions{}), cfg)}, tt.method, tt.path, tt.body)
+			l := aiplugintest.NewLLM(t)
+			res, up := l.Serve(t, []plugin.Use{plugintest.Use(t, aipromptguard.Kind, aiplugintest.Env(&aiplugintest.Decisions{}), cfg)}, tt.method, tt.path, tt.body)
 			var pe *plugin.Error
 			errors.As(res.Err, &pe)
 			code := ""

@@ -1,4 +1,8 @@
-package aimaxtokens_test
+// Package aiplugintest runs the AI plugins' tests against a real ai route:
+// the route's terminal handler in front of fake OpenAI and Anthropic
+// providers (internal/ai/aitest) that record what reaches them, chained as
+// the gateway chains an ai route. Only tests import it.
+package aiplugintest
 
 import (
 	"encoding/json"
@@ -14,21 +18,22 @@ import (
 	"github.com/sluicegw/sluice/plugin/plugintest"
 )
 
-// llm is a real ai route terminal in front of a fake OpenAI (model "gpt")
+// LLM is a real ai route terminal in front of a fake OpenAI (model "gpt")
 // and a fake Anthropic (model "claude"), which record what reaches them.
-type llm struct {
-	h   *route.Handler
-	oai *aitest.OpenAI
-	ant *aitest.Anthropic
+type LLM struct {
+	H         *route.Handler
+	OpenAI    *aitest.OpenAI
+	Anthropic *aitest.Anthropic
 }
 
-func newLLM(t *testing.T) *llm {
+// NewLLM builds it; the fakes stop when the test ends.
+func NewLLM(t *testing.T) *LLM {
 	t.Helper()
-	l := &llm{oai: aitest.NewOpenAI(t), ant: aitest.NewAnthropic(t)}
+	l := &LLM{OpenAI: aitest.NewOpenAI(t), Anthropic: aitest.NewAnthropic(t)}
 	h, err := route.New(route.Config{
 		Providers: []route.Provider{
-			{Name: "oai", Type: route.TypeOpenAI, BaseURL: l.oai.URL() + "/v1", APIKeys: []string{"sk-oai"}},
-			{Name: "ant", Type: route.TypeAnthropic, BaseURL: l.ant.URL(), APIKeys: []string{"sk-ant"}},
+			{Name: "oai", Type: route.TypeOpenAI, BaseURL: l.OpenAI.URL() + "/v1", APIKeys: []string{"sk-oai"}},
+			{Name: "ant", Type: route.TypeAnthropic, BaseURL: l.Anthropic.URL(), APIKeys: []string{"sk-ant"}},
 		},
 		Models: []route.Model{
 			{Name: "gpt", Targets: []route.Target{{Provider: "oai", Model: "gpt-up"}}},
@@ -38,24 +43,24 @@ func newLLM(t *testing.T) *llm {
 	if err != nil {
 		t.Fatalf("route.New: %v", err)
 	}
-	l.h = h
+	l.H = h
 	return l
 }
 
-// serve sends one request through uses and the route, chained as the
+// Serve sends one request through uses and the route, chained as the
 // gateway chains an ai route: Wrap outermost, so Exchange.AI exists when
 // the plugins run. It returns the result and the body that reached a
 // provider, nil when none did.
-func (l *llm) serve(t *testing.T, uses []plugin.Use, method, path, body string) (plugintest.Result, []byte) {
+func (l *LLM) Serve(t *testing.T, uses []plugin.Use, method, path, body string) (plugintest.Result, []byte) {
 	t.Helper()
-	before := len(l.oai.Requests()) + len(l.ant.Requests())
-	h := l.h.Wrap(plugin.Chain(uses, l.h))
+	before := len(l.OpenAI.Requests()) + len(l.Anthropic.Requests())
+	h := l.H.Wrap(plugin.Chain(uses, l.H))
 	r := httptest.NewRequest(method, path, strings.NewReader(body))
 	if strings.HasSuffix(path, "/messages") {
 		r.Header.Set("Anthropic-Version", "2023-06-01")
 	}
 	res := plugintest.Serve(h, r)
-	reqs := append(l.oai.Requests(), l.ant.Requests()...)
+	reqs := append(l.OpenAI.Requests(), l.Anthropic.Requests()...)
 	switch len(reqs) - before {
 	case 0:
 		return res, nil
@@ -66,27 +71,47 @@ func (l *llm) serve(t *testing.T, uses []plugin.Use, method, path, body string) 
 	return res, nil
 }
 
-// env is the Env of an ai route named "llm", counting decisions.
-func env(counts *decisions) plugin.Env {
-	return plugin.Env{Route: "llm", AIRoute: true, Decisions: counts.counter}
+// Env is the Env of an ai route named "llm", counting decisions.
+func Env(counts *Decisions) plugin.Env {
+	return plugin.Env{Route: "llm", AIRoute: true, Decisions: counts.Counter}
 }
 
-// decisions counts a plugin's decisions by name.
-type decisions struct {
+// Decisions counts a plugin's decisions by name.
+type Decisions struct {
 	mu sync.Mutex
 	n  map[string]int
 }
 
-func (d *decisions) counter(name string) plugin.Counter { return counter{d, name} }
+// Counter is the counter of one decision, for plugin.Env.Decisions.
+func (d *Decisions) Counter(name string) plugin.Counter { return counter{d, name} }
 
-func (d *decisions) get(name string) int {
+// Get returns how often decision name was counted.
+func (d *Decisions) Get(name string) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.n[name]
 }
 
+// Total returns how many decisions were counted, of any name.
+func (d *Decisions) Total() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, v := range d.n {
+		n += v
+	}
+	return n
+}
+
+// String lists the counts, for failure messages.
+func (d *Decisions) String() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return fmt.Sprint(d.n)
+}
+
 type counter struct {
-	d    *decisions
+	d    *Decisions
 	name string
 }
 
@@ -99,24 +124,25 @@ func (c counter) Inc() {
 	c.d.n[c.name]++
 }
 
-func errString(err error) string {
+// ErrString is err's text, "" for nil.
+func ErrString(err error) string {
 	if err == nil {
 		return ""
 	}
 	return err.Error()
 }
 
-// pathOf is the ingress path of api.
-func pathOf(api string) string {
+// PathOf is the ingress path of api.
+func PathOf(api string) string {
 	if api == route.APIAnthropic {
 		return "/v1/messages"
 	}
 	return "/v1/chat/completions"
 }
 
-// upstreamBody is the part of a provider request body the tests look at,
+// UpstreamBody is the part of a provider request body the tests look at,
 // in either wire format.
-type upstreamBody struct {
+type UpstreamBody struct {
 	System   json.RawMessage `json:"system"` // Anthropic
 	Messages []struct {
 		Role    string          `json:"role"`
@@ -126,21 +152,22 @@ type upstreamBody struct {
 	MaxCompletionTokens *int64 `json:"max_completion_tokens"`
 }
 
-func decodeUpstream(t *testing.T, b []byte) upstreamBody {
+// DecodeUpstream decodes a provider request body.
+func DecodeUpstream(t *testing.T, b []byte) UpstreamBody {
 	t.Helper()
-	var u upstreamBody
+	var u UpstreamBody
 	if err := json.Unmarshal(b, &u); err != nil {
 		t.Fatalf("upstream body %s: %v", b, err)
 	}
 	return u
 }
 
-// conversation renders an upstream body's messages one per line as
+// Conversation renders an upstream body's messages one per line as
 // "role: text", the Anthropic system prompt first as "system=: text";
 // content blocks are joined by " + ", non-text blocks shown as [type].
-func conversation(t *testing.T, b []byte) []string {
+func Conversation(t *testing.T, b []byte) []string {
 	t.Helper()
-	u := decodeUpstream(t, b)
+	u := DecodeUpstream(t, b)
 	var out []string
 	if len(u.System) > 0 {
 		out = append(out, "system=: "+flatten(t, u.System))
