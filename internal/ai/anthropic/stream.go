@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 
-	"github.com/sluicegw/sluice/internal/ai/internal/jsonobj"
+	"github.com/sluicegw/sluice/internal/jsonobj"
 )
 
 // Stream event types; each is also the event's SSE event name.

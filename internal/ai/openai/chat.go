@@ -14,7 +14,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/sluicegw/sluice/internal/ai/internal/jsonobj"
+	"github.com/sluicegw/sluice/internal/jsonobj"
 )
 
 // Roles of a chat message.

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"strconv"
 
-	"github.com/sluicegw/sluice/internal/ai/internal/jsonobj"
+	"github.com/sluicegw/sluice/internal/jsonobj"
 )
 
 // ChatChunk is one chunk of a streaming chat response

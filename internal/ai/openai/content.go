@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 
-	"github.com/sluicegw/sluice/internal/ai/internal/jsonobj"
+	"github.com/sluicegw/sluice/internal/jsonobj"
 )
 
 // Content is a message's content: a string, an array of parts, or null

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 
-	"github.com/sluicegw/sluice/internal/ai/internal/jsonobj"
+	"github.com/sluicegw/sluice/internal/jsonobj"
 )
 
 // EmbeddingRequest is the body of POST /v1/embeddings. Input is kept raw:

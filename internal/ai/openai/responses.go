@@ -5,7 +5,7 @@ import (
 	"errors"
 
 	"github.com/sluicegw/sluice/internal/ai"
-	"github.com/sluicegw/sluice/internal/ai/internal/jsonobj"
+	"github.com/sluicegw/sluice/internal/jsonobj"
 )
 
 // The Responses API (POST /v1/responses) is passed through to OpenAI-type

@@ -1,4 +1,4 @@
-// Package jsonobj decodes JSON objects the way Sluice's AI wire types need:
+// Package jsonobj decodes JSON objects the way Sluice's wire types (AI and MCP) need:
 // keys match exactly, duplicates are rejected, and members the Go type does
 // not model are kept so a request can be re-encoded without losing them.
 //
