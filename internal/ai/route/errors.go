@@ -3,7 +3,6 @@ package route
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 
 	"github.com/sluicegw/sluice/internal/ai/anthropic"
 	"github.com/sluicegw/sluice/internal/ai/openai"
@@ -24,19 +23,29 @@ func (c *call) writeError(status int, code, param, msg string, hdr http.Header) 
 	for k, vs := range hdr {
 		c.w.Header()[k] = vs
 	}
-	var b []byte
-	if c.res.API == APIAnthropic {
-		eb := anthropic.NewErrorBody(status, msg)
-		eb.RequestID = c.x.RequestID
-		b, _ = json.Marshal(eb)
-	} else {
-		typ := openai.ErrorTypeForStatus(status)
-		if code == "model_not_found" || status == http.StatusRequestEntityTooLarge {
-			typ = openai.ErrInvalidRequest // what OpenAI itself answers
-		}
-		b, _ = json.Marshal(openai.ErrorBody{Error: openai.Error{Message: msg, Type: typ, Param: param, Code: code}})
+	typ := ""
+	if code == "model_not_found" || status == http.StatusRequestEntityTooLarge {
+		typ = openai.ErrInvalidRequest // what OpenAI itself answers
 	}
-	c.writeJSON(status, b)
+	c.writeJSON(status, errorBody(c.res.API, status, typ, code, param, msg, c.x.RequestID))
+}
+
+// errorBody returns an error response body in api's shape: Anthropic's
+// {"type":"error",...}, whose type follows status, or OpenAI's
+// {"error":{...}} of type typ ("" for the one OpenAI gives status).
+func errorBody(api string, status int, typ, code, param, msg, requestID string) []byte {
+	var b []byte
+	if api == APIAnthropic {
+		eb := anthropic.NewErrorBody(status, msg)
+		eb.RequestID = requestID
+		b, _ = json.Marshal(eb)
+		return b
+	}
+	if typ == "" {
+		typ = openai.ErrorTypeForStatus(status)
+	}
+	b, _ = json.Marshal(openai.ErrorBody{Error: openai.Error{Message: msg, Type: typ, Param: param, Code: code}})
+	return b
 }
 
 // streamError returns the error event that ends a committed stream in
@@ -80,19 +89,6 @@ func (h *Handler) WriteError(w http.ResponseWriter, r *http.Request, e *plugin.E
 	for k, vs := range e.Header {
 		hdr[k] = vs
 	}
-	var b []byte
-	if api == APIAnthropic {
-		eb := anthropic.NewErrorBody(e.Status, e.Public)
-		eb.RequestID = requestID
-		b, _ = json.Marshal(eb)
-	} else {
-		b, _ = json.Marshal(openai.ErrorBody{Error: openai.Error{Message: e.Public, Type: openai.ErrorTypeForStatus(e.Status), Code: e.Code}})
-	}
-	hdr.Set("Content-Type", "application/json")
 	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(e.Status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(b)
-	}
+	writeJSON(w, r, e.Status, errorBody(api, e.Status, "", e.Code, "", e.Public, requestID))
 }

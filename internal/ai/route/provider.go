@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -82,25 +81,9 @@ func newProvider(p Provider, rt http.RoundTripper) *provider {
 	case rt != nil:
 		pv.rt = rt
 	default:
-		pv.rt = newTransport(p.Timeouts.Connect)
+		pv.rt = newTransport(pv.base, p.Timeouts.Connect)
 	}
 	return pv
-}
-
-func newTransport(connect time.Duration) *http.Transport {
-	if connect <= 0 {
-		connect = 10 * time.Second
-	}
-	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   connect,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}
 }
 
 // cost prices usage of the provider model. A model with no price has no

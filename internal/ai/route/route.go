@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -398,13 +399,19 @@ func (c *call) models() error {
 }
 
 func (c *call) writeJSON(status int, b []byte) {
-	h := c.w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", fmt.Sprint(len(b)))
-	c.w.WriteHeader(status)
 	c.res.Status = status
-	if c.r.Method != http.MethodHead {
-		_, _ = c.w.Write(b)
+	writeJSON(c.w, c.r, status, b)
+}
+
+// writeJSON writes the JSON body b with status; a HEAD request gets the
+// headers only.
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(b)
 	}
 }
 

@@ -16,9 +16,9 @@ import (
 
 	"github.com/sluicegw/sluice/internal/ai"
 	"github.com/sluicegw/sluice/internal/ai/anthropic"
-	"github.com/sluicegw/sluice/internal/jsonobj"
 	"github.com/sluicegw/sluice/internal/ai/openai"
 	"github.com/sluicegw/sluice/internal/ai/translate"
+	"github.com/sluicegw/sluice/internal/jsonobj"
 	"github.com/sluicegw/sluice/plugin"
 )
 

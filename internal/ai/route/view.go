@@ -12,7 +12,9 @@ import (
 )
 
 // This file is *request seen through plugin.AIRequest: the provider-neutral
-// view AI plugins read and change before the request goes upstream.
+// view AI plugins read and change before the request goes upstream. Each
+// method that reads more than the model and stream flag calls q.chat()
+// first, because an OpenAI chat request may only have been peeked at.
 
 var _ plugin.AIRequest = (*request)(nil)
 
@@ -27,6 +29,7 @@ func (q *request) Stream() bool { return q.stream }
 
 // Messages returns the request's text; see plugin.AIRequest.
 func (q *request) Messages() []plugin.AIMessage {
+	q.chat()
 	var out []plugin.AIMessage
 	switch {
 	case q.emb != nil:
@@ -140,6 +143,7 @@ func (q *request) add(front bool, msgs []plugin.AIMessage) error {
 			return errors.New("role " + m.Role + " cannot be added (want system, user or assistant)")
 		}
 	}
+	q.chat()
 	q.forms, q.edited = [2]*form{}, true // translated forms are stale now
 	if q.rsp != nil {
 		return responsesAdd(q.rsp, front, msgs)
@@ -220,6 +224,7 @@ func joinSystem(c anthropic.Content, text string, front bool) anthropic.Content 
 // OpenAI request that sets both max_tokens and max_completion_tokens
 // reports the larger: the one a cap must bring down.
 func (q *request) MaxTokens() int64 {
+	q.chat()
 	switch {
 	case q.rsp != nil:
 		if q.rsp.MaxOutputTokens != nil {
@@ -246,6 +251,7 @@ func (q *request) MaxTokens() int64 {
 // it set both, a lower one of the two stays as it was: setting a cap never
 // raises a limit the client asked for.
 func (q *request) SetMaxTokens(n int64) {
+	q.chat()
 	q.forms, q.edited = [2]*form{}, true
 	switch {
 	case q.rsp != nil:
@@ -272,6 +278,7 @@ func ptr[T any](v T) *T { return &v }
 // ones sorted by key, and encoding/json compacts raw members, so equal
 // requests give equal bytes.
 func (q *request) Canonical() []byte {
+	q.chat()
 	var v any
 	switch {
 	case q.emb != nil:
