@@ -33,6 +33,8 @@ type Exchange struct {
 
 	// AI is the state of a request on an ai route; nil on other routes.
 	AI *AI
+	// MCP is the state of a request on an mcp route; nil on other routes.
+	MCP *MCP
 
 	authn    authn
 	paramBuf [8]Param

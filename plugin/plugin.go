@@ -69,7 +69,10 @@ type Env struct {
 	// AIRoute says the route has an `ai` block: Exchange.AI is set on its
 	// requests. AI plugins refuse to be built where it is false.
 	AIRoute bool
-	Logger  *slog.Logger // scoped to plugin and route
+	// MCPRoute says the route has an `mcp` block: Exchange.MCP is set on
+	// its requests, parsed from the JSON-RPC body before plugins run.
+	MCPRoute bool
+	Logger   *slog.Logger // scoped to plugin and route
 	// OnClose registers cleanup to run when this config generation retires
 	// (after its in-flight requests drained). Never nil when set by the
 	// gateway; may be nil in tests, so use env.Cleanup.

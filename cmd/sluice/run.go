@@ -85,7 +85,8 @@ func start(src source, stdout, stderr io.Writer) (*instance, error) {
 		return nil, err
 	}
 	gw, err := gateway.New(gateway.Options{
-		Kinds: kinds(), Logger: log, AccessLog: access, Metrics: m, Tracer: tr,
+		Version: version,
+		Kinds:   kinds(), Logger: log, AccessLog: access, Metrics: m, Tracer: tr,
 		Drain: cfg.Reload.Drain.D(),
 	})
 	if err != nil {

@@ -93,6 +93,9 @@ func docType(t reflect.Type) string {
 	case reflect.Struct, reflect.Pointer:
 		return "object"
 	case reflect.Map:
+		if t.Elem().Kind() == reflect.Slice {
+			return "map of lists of " + docType(t.Elem().Elem()) + "s"
+		}
 		return "map of " + docType(t.Elem()) + "s"
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Struct {

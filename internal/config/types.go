@@ -32,6 +32,11 @@ type Config struct {
 	Redis *Redis `json:"redis,omitempty"`
 	// Providers are the LLM providers that ai routes send requests to.
 	Providers []Provider `json:"providers,omitempty"`
+	// MCPServers are the MCP servers that mcp routes front: remote ones
+	// (Streamable HTTP or legacy SSE), local stdio commands, or built in.
+	MCPServers []MCPServer `json:"mcp_servers,omitempty"`
+	// MCP holds settings shared by every mcp route.
+	MCP MCP `json:"mcp"`
 	// Log configures the process log and the access log.
 	Log Log `json:"log"`
 	// Tracing configures OpenTelemetry tracing. Off by default.
@@ -255,6 +260,144 @@ type Route struct {
 	// endpoints (/v1/chat/completions, /v1/messages, /v1/embeddings,
 	// /v1/models) in front of the providers, instead of an upstream.
 	AI *RouteAI `json:"ai,omitempty"`
+	// MCP makes this an MCP gateway route in front of mcp_servers, instead
+	// of an upstream: Streamable HTTP (both protocol eras) and legacy SSE,
+	// with sealed session ids, tool access control and session quotas.
+	MCP *RouteMCP `json:"mcp,omitempty"`
+}
+
+// MCP is the gateway-wide MCP configuration.
+type MCP struct {
+	// SessionKeys seal the Mcp-Session-Id that clients get (AES-256-GCM,
+	// keys derived with HKDF), so any replica holding the same keys can
+	// route any session with no shared store. The first key seals, every
+	// key opens: rotate by putting the new key first. At least 16 bytes
+	// each; take them from the environment or a file. Default: a random
+	// key per process (sessions end at restart and do not move between
+	// replicas).
+	SessionKeys []string `json:"session_keys,omitempty"`
+}
+
+// MCPServer is one MCP server. Set exactly one of url, upstream, command
+// and builtin.
+type MCPServer struct {
+	// Name is how mcp routes refer to it, and the prefix of its tools when
+	// a route federates several servers. Required, unique.
+	Name string `json:"name"`
+	// URL of a remote server's endpoint: its Streamable HTTP endpoint
+	// (like http://127.0.0.1:3001/mcp), or its SSE endpoint with
+	// transport: sse.
+	URL string `json:"url,omitempty"`
+	// Upstream names an upstream pool whose targets are replicas of one
+	// server (balanced, health-checked, sessions pinned to their target);
+	// Path is the endpoint's path on them.
+	Upstream string `json:"upstream,omitempty"`
+	// Path of the endpoint on the upstream's targets. Default /mcp.
+	Path string `json:"path,omitempty"`
+	// Transport of a remote server: streamable (default; Streamable HTTP)
+	// or sse (the 2024-11-05 HTTP+SSE transport).
+	Transport string `json:"transport,omitempty"`
+	// Headers are sent to the server on every request: its own
+	// credentials (Authorization: "Bearer ${TOKEN}"). The agent's token
+	// is never passed on.
+	Headers map[string]string `json:"headers,omitempty"`
+	// Command runs a local stdio server: the program and its arguments.
+	Command []string `json:"command,omitempty"`
+	// Env is added to a stdio server's environment, which otherwise holds
+	// only PATH, HOME, LANG, TMPDIR, USER, SHELL and LC_* (the gateway's
+	// own secrets are not inherited).
+	Env map[string]string `json:"env,omitempty"`
+	// Dir is a stdio server's working directory. Default: the gateway's.
+	Dir string `json:"dir,omitempty"`
+	// Stdio tunes how stdio processes are run.
+	Stdio MCPStdio `json:"stdio"`
+	// Builtin serves one of Sluice's own servers: gateway (read-only tools
+	// listing routes, upstream health and usage).
+	Builtin string `json:"builtin,omitempty"`
+}
+
+// MCPStdio tunes a stdio server's processes.
+type MCPStdio struct {
+	// Mode: session (default; one process per MCP session) | shared (one
+	// process for every session, JSON-RPC ids remapped; cheaper, but the
+	// server's state is shared between agents).
+	Mode string `json:"mode,omitempty"`
+	// MaxProcesses caps live processes in session mode. Default 32.
+	MaxProcesses int `json:"max_processes,omitempty"`
+	// MaxPerConsumer caps one consumer's live sessions on this server.
+	// Default 0 (no cap).
+	MaxPerConsumer int `json:"max_per_consumer,omitempty"`
+	// ShutdownTimeout bounds stopping a process: stdin closed, then
+	// SIGTERM, then SIGKILL. Default 5s.
+	ShutdownTimeout Duration `json:"shutdown_timeout,omitempty"`
+}
+
+// RouteMCP is an MCP route.
+type RouteMCP struct {
+	// Servers are the mcp_servers behind the route. One is proxied
+	// transparently. Required.
+	Servers []string `json:"servers"`
+	// Session limits each client session.
+	Session MCPSession `json:"session"`
+	// Tools says which tools each consumer may list and call, by consumer
+	// or group name ("*" is everyone). Names are glob patterns (* matches
+	// any run of characters). With no allow entries every tool is
+	// allowed; deny wins over allow. A refused call gets a JSON-RPC error
+	// and refused tools are removed from tools/list.
+	Tools MCPTools `json:"tools"`
+	// Auth serves the route's OAuth protected resource metadata (RFC 9728)
+	// and adds the MCP authorization spec's challenges to 401 and 403
+	// answers. Authentication itself is the route's auth plugins'
+	// (openid-connect, jwt-auth, key-auth).
+	Auth *MCPAuth `json:"auth,omitempty"`
+	// AllowedOrigins are the browser origins (scheme://host[:port]) allowed
+	// besides the gateway's own; a request with any other Origin gets 403
+	// (DNS rebinding protection). "*" allows every origin.
+	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+	// KeepAlive sends an SSE comment on a stream idle this long, so proxies
+	// and load balancers (60s idle timeouts are common) do not cut it.
+	// Default 15s.
+	KeepAlive Duration `json:"keep_alive"`
+	// MaxBody is the largest message accepted. Default 4MiB.
+	MaxBody Size `json:"max_body"`
+}
+
+// MCPSession bounds client sessions.
+type MCPSession struct {
+	// MaxPerConsumer caps a consumer's open sessions on this route (on this
+	// gateway). Default 0 (no cap).
+	MaxPerConsumer int `json:"max_per_consumer"`
+	// IdleTimeout ends a session unused this long. Default 30m.
+	IdleTimeout Duration `json:"idle_timeout"`
+	// MaxLifetime ends a session this long after it began, however busy.
+	// Default 24h.
+	MaxLifetime Duration `json:"max_lifetime"`
+}
+
+// MCPTools is a route's tool access control.
+type MCPTools struct {
+	// Allow maps a consumer or group name ("*": everyone) to the tools it
+	// may use.
+	Allow map[string][]string `json:"allow,omitempty"`
+	// Deny maps a consumer or group name ("*": everyone) to tools it may
+	// not use, whatever Allow says.
+	Deny map[string][]string `json:"deny,omitempty"`
+}
+
+// MCPAuth is the route's OAuth protected resource metadata.
+type MCPAuth struct {
+	// Resource is the route's public URL, the audience tokens must be
+	// issued for (RFC 8707), like https://gw.example.com/mcp. Required.
+	Resource string `json:"resource"`
+	// AuthorizationServers are the issuers agents get tokens from.
+	// Required.
+	AuthorizationServers []string `json:"authorization_servers"`
+	// Scopes are the scopes the route requires: advertised in the
+	// metadata and in challenges, and checked against the token's scope
+	// claim (403 insufficient_scope when one is missing).
+	Scopes []string `json:"scopes,omitempty"`
+	// ResourceName is a human-readable name for the metadata.
+	ResourceName string `json:"resource_name,omitempty"`
 }
 
 // Provider is one LLM provider account.

@@ -36,6 +36,12 @@ var (
 	ProviderTypes = []string{"openai", "azure-openai", "anthropic", "gemini", "deepseek", "openai-compatible", "mock"}
 	// AIStrategies pick among a model's targets.
 	AIStrategies = []string{"fallback", "weighted", "least_latency"}
+	// MCPTransports are the remote MCP transports.
+	MCPTransports = []string{"streamable", "sse"}
+	// MCPStdioModes say how stdio server processes are shared.
+	MCPStdioModes = []string{"session", "shared"}
+	// MCPBuiltins are Sluice's own MCP servers.
+	MCPBuiltins = []string{"gateway"}
 	// AuthModes combine a route's authentication plugins.
 	AuthModes = []string{"any", "all"}
 	// ClientAuths are the listener's client-certificate policies.
@@ -69,7 +75,13 @@ func Validate(c *Config, kinds map[string]plugin.Kind) Problems {
 	upstreams := v.upstreams(c.Upstreams)
 	consumers := v.consumers(c.Consumers)
 	providers := v.providers(c.Providers)
-	v.routes(c.Routes, upstreams, consumers, providers)
+	mcpServers := v.mcpServers(c.MCPServers, upstreams)
+	for i, k := range c.MCP.SessionKeys {
+		if len(k) < 16 {
+			ps.add(Path{"mcp", "session_keys", i}, "key is %d bytes; want at least 16 (e.g. openssl rand -hex 32): is its environment variable set?", len(k))
+		}
+	}
+	v.routes(c.Routes, upstreams, consumers, providers, mcpServers)
 	v.redis(c.Redis)
 	v.plugins(Path{"global_plugins"}, c.GlobalPlugins)
 	v.oneOf(Path{"log", "level"}, c.Log.Level, LogLevels)
@@ -325,7 +337,7 @@ func (v validator) targetURL(p Path, s string) (string, bool) {
 	return u.Scheme + "://" + strings.ToLower(u.Host), ok
 }
 
-func (v validator) routes(rs []Route, upstreams, consumers, providers map[string]bool) {
+func (v validator) routes(rs []Route, upstreams, consumers, providers, mcpServers map[string]bool) {
 	first := map[string]int{}
 	for i, r := range rs {
 		p := Path{"routes", i}
@@ -375,7 +387,12 @@ func (v validator) routes(rs []Route, upstreams, consumers, providers map[string
 		if r.AI != nil && r.Upstream != "" {
 			v.add(p, "upstream, ai: set one, not both (an ai route sends requests to its providers)")
 		}
-		if r.AI != nil {
+		if r.MCP != nil && (r.Upstream != "" || r.AI != nil) {
+			v.add(p, "mcp: set it alone, without upstream or ai (an mcp route sends requests to its mcp_servers)")
+		}
+		if r.MCP != nil {
+			v.routeMCP(p.with("mcp"), r.MCP, mcpServers)
+		} else if r.AI != nil {
 			v.routeAI(p.with("ai"), r.AI, providers)
 		} else if r.Upstream != "" {
 			if !upstreams[r.Upstream] {

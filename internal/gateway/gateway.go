@@ -23,6 +23,7 @@ import (
 
 	"github.com/sluicegw/sluice/internal/config"
 	"github.com/sluicegw/sluice/internal/httperr"
+	"github.com/sluicegw/sluice/internal/mcp/sessionid"
 	"github.com/sluicegw/sluice/internal/metrics"
 	"github.com/sluicegw/sluice/internal/router"
 	"github.com/sluicegw/sluice/internal/tracing"
@@ -38,6 +39,8 @@ type Options struct {
 	Tracer    *tracing.Tracer  // nil turns tracing off
 	// Drain bounds how long a retired generation may finish its requests.
 	Drain time.Duration
+	// Version is the binary's version, which the built-in MCP server shows.
+	Version string
 }
 
 // Gateway serves requests with the current generation. It is safe for
@@ -54,6 +57,12 @@ type Gateway struct {
 	nextID    uint64
 	draining  atomic.Bool
 	exchanges sync.Pool
+	version   string
+
+	// randomSealer seals MCP session ids when no keys are configured; it
+	// lives as long as the process so that reloads keep sessions.
+	sealerOnce   sync.Once
+	randomSealer *sessionid.Sealer
 }
 
 // New returns a gateway with no configuration: it answers 503 until Apply
@@ -72,7 +81,7 @@ func New(opts Options) (*Gateway, error) {
 	}
 	return &Gateway{
 		kinds: kinds, log: opts.Logger, access: opts.AccessLog, metrics: opts.Metrics,
-		tracer: opts.Tracer, drain: drain,
+		tracer: opts.Tracer, drain: drain, version: opts.Version,
 		exchanges: sync.Pool{New: func() any { return new(plugin.Exchange) }},
 	}, nil
 }
@@ -273,6 +282,9 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if x.AI != nil {
 				span.SetAttributes(aiSpanAttrs(x.AI)...)
 			}
+			if x.MCP != nil {
+				span.SetAttributes(mcpSpanAttrs(x.MCP)...)
+			}
 			if rec.status >= 500 {
 				span.SetStatus(codes.Error, http.StatusText(rec.status))
 			}
@@ -365,6 +377,9 @@ func (gw *Gateway) finish(rt *route, x *plugin.Exchange, r *http.Request, rec *r
 		if x.AI != nil {
 			gw.observeAI(rt, x, total)
 		}
+		if x.MCP != nil && rt.mcp != nil {
+			gw.observeMCP(rt, x, status)
+		}
 	}
 	if h := gw.accessHandler(r.Context()); h != nil {
 		// What Logger.LogAttrs does, minus the runtime.Callers call that
@@ -390,6 +405,9 @@ func (gw *Gateway) finish(rt *route, x *plugin.Exchange, r *http.Request, rec *r
 		)
 		if x.AI != nil {
 			line.AddAttrs(aiAttrs(x.AI)...)
+		}
+		if x.MCP != nil {
+			line.AddAttrs(mcpAttrs(x.MCP)...)
 		}
 		_ = h.Handle(r.Context(), line)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 	airoute "github.com/sluicegw/sluice/internal/ai/route"
 	"github.com/sluicegw/sluice/internal/config"
 	"github.com/sluicegw/sluice/internal/httperr"
+	mcproute "github.com/sluicegw/sluice/internal/mcp/route"
 	"github.com/sluicegw/sluice/internal/metrics"
 	"github.com/sluicegw/sluice/internal/proxy"
 	"github.com/sluicegw/sluice/internal/router"
@@ -54,9 +56,11 @@ type route struct {
 	// label, because openid-connect may name a consumer per token subject.
 	consumers map[string]*plugin.Consumer
 	// render, when set, writes a plugin's error in the route's own
-	// protocol (an ai route's OpenAI or Anthropic error shape) in place of
-	// Sluice's generic JSON error.
+	// protocol (an ai route's OpenAI or Anthropic error shape, an mcp
+	// route's JSON-RPC error) in place of Sluice's generic JSON error.
 	render func(w http.ResponseWriter, r *http.Request, e *plugin.Error, requestID string)
+	// mcp is the handler of an mcp route, for its metric labels.
+	mcp *mcproute.Handler
 }
 
 // acquire registers a request on g. It fails once g is retired, so a request
@@ -126,10 +130,12 @@ func (g *generation) isTrusted(addr netip.Addr) bool {
 	return false
 }
 
-// RouterSpecs converts the config's routes for the router.
+// RouterSpecs converts the config's routes for the router, followed by the
+// routes the gateway adds itself (mcp routes' metadata documents).
 func routerSpecs(cfg *config.Config) []router.Route {
-	specs := make([]router.Route, len(cfg.Routes))
-	for i, r := range cfg.Routes {
+	routes := append(slices.Clip(cfg.Routes), mcpMetadataRoutes(cfg)...)
+	specs := make([]router.Route, len(routes))
+	for i, r := range routes {
 		specs[i] = router.Route{
 			Priority: r.Priority,
 			Hosts:    r.Match.Hosts,
@@ -212,6 +218,9 @@ func (gw *Gateway) build(cfg *config.Config, id uint64) (*generation, config.Pro
 		}
 	}
 
+	mcpb, ps := gw.buildMCP(g, cfg, pools)
+	problems = append(problems, ps...)
+
 	ids := buildIdentities(cfg, gw.kinds)
 	problems = append(problems, ids.problems...)
 	g.ids = ids
@@ -227,7 +236,15 @@ func (gw *Gateway) build(cfg *config.Config, id uint64) (*generation, config.Pro
 		r := &route{name: rc.Name, upstream: rc.Upstream, metrics: gw.metrics.Route(rc.Name, rc.Upstream), consumers: ids.consumers}
 		var terminal plugin.Handler = noUpstream{}
 		var aiRoute *airoute.Handler
-		if rc.AI != nil {
+		if rc.MCP != nil {
+			h, err := gw.mcpHandler(mcpb, rc)
+			if err != nil {
+				fail(config.Problem{Path: config.Path{"routes", i, "mcp"}, Msg: err.Error()})
+				continue
+			}
+			g.onClose(h.Close)
+			terminal, r.render, r.mcp = h, h.WriteError, h
+		} else if rc.AI != nil {
 			h, err := gw.aiHandler(cfg, rc)
 			if err != nil {
 				fail(config.Problem{Path: config.Path{"routes", i, "ai"}, Msg: err.Error()})
@@ -262,7 +279,25 @@ func (gw *Gateway) build(cfg *config.Config, id uint64) (*generation, config.Pro
 		if aiRoute != nil {
 			r.handler = aiRoute.Wrap(r.handler)
 		}
+		if r.mcp != nil {
+			r.handler = r.mcp.Wrap(r.handler)
+		}
 		g.routes = append(g.routes, r)
+	}
+	for _, rc := range cfg.Routes {
+		if rc.MCP == nil || rc.MCP.Auth == nil {
+			continue
+		}
+		var h *mcproute.Handler
+		for _, r := range g.routes {
+			if r.name == rc.Name {
+				h = r.mcp
+			}
+		}
+		if h == nil {
+			continue // its build failed and was reported
+		}
+		g.routes = append(g.routes, &route{name: rc.Name, metrics: gw.metrics.Route(rc.Name, ""), handler: h.Metadata()})
 	}
 	if len(problems) > 0 {
 		g.close(gw.log)
@@ -308,6 +343,7 @@ func (gw *Gateway) buildPlugins(g *generation, rc config.Route, ri int, global [
 		env := plugin.Env{
 			Route:       rc.Name,
 			AIRoute:     rc.AI != nil,
+			MCPRoute:    rc.MCP != nil,
 			Logger:      gw.log.With("plugin", kind.Name, "route", rc.Name),
 			OnClose:     g.onClose,
 			Credentials: g.ids.credentials[kind.Name],

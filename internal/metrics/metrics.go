@@ -35,6 +35,7 @@ type Metrics struct {
 	decisions       *prometheus.CounterVec
 	consumers       *prometheus.CounterVec
 	ai              *aiMetrics
+	mcp             *mcpMetrics
 }
 
 // Buckets for request durations: 1ms to 60s, dense where proxies live.
@@ -90,9 +91,11 @@ func New() *Metrics {
 		consumers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_consumer_requests_total", Help: "Requests of identified consumers, by route, consumer and status class (2xx, 4xx ...).",
 		}, []string{"route", "consumer", "class"}),
-		ai: newAIMetrics(),
+		ai:  newAIMetrics(),
+		mcp: newMCPMetrics(),
 	}
 	reg.MustRegister(m.ai.all...)
+	reg.MustRegister(m.mcp.all...)
 	reg.MustRegister(m.requests, m.duration, m.upstreamDur, m.requestBytes, m.responseBytes, m.inFlight,
 		m.retries, m.targetHealthy, m.reloads, m.reloadOK, m.reloadTimestamp, m.panics, m.decisions, m.consumers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -134,7 +134,7 @@ func TestValidate(t *testing.T) {
 				"groups.pro: must be from 0 to 1000000000, got -2\n" +
 				"consumers.bob: must be from 0 to 1000000000, got 2e+09\n" +
 				"timezone: must name an IANA time zone such as \"UTC\" or \"Europe/Berlin\"\n" +
-				"key: \"user\" is not ip, consumer, route, header:NAME, query:NAME or cookie:NAME\n" +
+				"key: \"user\" is not ip, consumer, route, mcp_method, mcp_tool, header:NAME, query:NAME or cookie:NAME\n" +
 				"policy: \"etcd\" is not local or redis\n" +
 				"on_redis_error: \"panic\" is not allow, deny or local\n" +
 				"rejected_code: 99 is not an HTTP status from 200 to 599\n" +

@@ -41,7 +41,7 @@ type Config struct {
 	LeaseTTL limit.Duration `json:"lease_ttl"`
 
 	// Key selects whose requests are counted together: one part or a list
-	// of parts (ip, consumer, route, header:NAME, query:NAME, cookie:NAME).
+	// of parts (ip, consumer, route, mcp_method, mcp_tool, header:NAME, query:NAME, cookie:NAME).
 	// Default ip.
 	Key limit.Key `json:"key"`
 	// Policy is local (default: this process) or redis (every gateway).

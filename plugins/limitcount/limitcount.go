@@ -43,7 +43,7 @@ type Config struct {
 	ShowLimitHeaders bool `json:"show_limit_headers"`
 
 	// Key selects the counter a request is charged to: one part or a list
-	// of parts (ip, consumer, route, header:NAME, query:NAME, cookie:NAME).
+	// of parts (ip, consumer, route, mcp_method, mcp_tool, header:NAME, query:NAME, cookie:NAME).
 	// Default ip.
 	Key limit.Key `json:"key"`
 	// Policy is local (default: this process) or redis (every gateway).
@@ -56,6 +56,13 @@ type Config struct {
 	// RejectedMsg is the message a rejected client sees. Default "too many
 	// requests".
 	RejectedMsg string `json:"rejected_msg"`
+
+	// Methods limits only these MCP methods (tools/call ...), on mcp
+	// routes. Default: every request.
+	Methods []string `json:"methods"`
+	// Tools limits only calls of these MCP tools (glob patterns, * for any
+	// run of characters), on mcp routes. Default: every tool.
+	Tools []string `json:"tools"`
 }
 
 func (c *Config) common() limit.Common {
@@ -100,6 +107,9 @@ func (c *Config) Validate() error {
 	}
 	cm := c.common()
 	errs = append(errs, cm.Validate()...)
+	if err := (limit.MCPFilter{Methods: c.Methods, Tools: c.Tools}).Validate(true); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -111,6 +121,10 @@ func New(env plugin.Env, c *Config) (plugin.Middleware, error) {
 func build(env plugin.Env, c *Config, o limit.Options) (plugin.Middleware, error) {
 	spec, err := limit.ParseKey(c.Key)
 	if err != nil {
+		return nil, err
+	}
+	only := limit.MCPFilter{Methods: c.Methods, Tools: c.Tools}
+	if err := only.Validate(env.MCPRoute); err != nil {
 		return nil, err
 	}
 	cm := c.common()
@@ -130,6 +144,9 @@ func build(env plugin.Env, c *Config, o limit.Options) (plugin.Middleware, error
 	allowed, rejected, fallback := env.Decision("allowed"), env.Decision("rejected"), env.Decision("fallback")
 	return func(next plugin.Handler) plugin.Handler {
 		return plugin.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			if !only.Applies(r) {
+				return next.ServeHTTP(w, r)
+			}
 			res, err := b.Window(r.Context(), spec.Build(prefix, r), win, cost)
 			if err != nil {
 				return err // the client left while Redis was asked

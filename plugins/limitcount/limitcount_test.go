@@ -74,7 +74,7 @@ func TestValidate(t *testing.T) {
 				"window: \"soon\" is not a duration (write it like 60s, 1m, 1.5h, or a number of seconds)\n" +
 				"window_type: \"rolling\" is not fixed or sliding\n" +
 				"cost: must be from 1 to count (-1), got 0\n" +
-				"key: \"user\" is not ip, consumer, route, header:NAME, query:NAME or cookie:NAME\n" +
+				"key: \"user\" is not ip, consumer, route, mcp_method, mcp_tool, header:NAME, query:NAME or cookie:NAME\n" +
 				"policy: \"etcd\" is not local or redis\n" +
 				"on_redis_error: \"panic\" is not allow, deny or local\n" +
 				"rejected_code: 99 is not an HTTP status from 200 to 599\n" +

@@ -39,7 +39,7 @@ type Config struct {
 	NoDelay bool `json:"nodelay"`
 
 	// Key selects the bucket a request goes to: one part or a list of
-	// parts (ip, consumer, route, header:NAME, query:NAME, cookie:NAME).
+	// parts (ip, consumer, route, mcp_method, mcp_tool, header:NAME, query:NAME, cookie:NAME).
 	// Default ip.
 	Key limit.Key `json:"key"`
 	// Policy is local (default: this process) or redis (every gateway).

@@ -68,7 +68,7 @@ func TestValidate(t *testing.T) {
 		{"every problem", `{"rate":-1,"burst":-2,"key":[],"policy":"x","on_redis_error":"y","rejected_code":600,"rejected_msg":""}`,
 			"rate: must be more than 0 and at most 1000000 requests per second, got -1\n" +
 				"burst: must be from 0 to 1000000, got -2\n" +
-				"key: must name at least one part (ip, consumer, route, header:NAME, query:NAME, cookie:NAME)\n" +
+				"key: must name at least one part (ip, consumer, route, mcp_method, mcp_tool, header:NAME, query:NAME, cookie:NAME)\n" +
 				"policy: \"x\" is not local or redis\n" +
 				"on_redis_error: \"y\" is not allow, deny or local\n" +
 				"rejected_code: 600 is not an HTTP status from 200 to 599\n" +

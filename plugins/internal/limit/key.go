@@ -86,9 +86,11 @@ const (
 	partHeader
 	partQuery
 	partCookie
+	partMCPMethod // the JSON-RPC method on an mcp route
+	partMCPTool   // the tool (or prompt, or resource URI) on an mcp route
 )
 
-var kindNames = [...]string{"ip", "consumer", "route", "header", "query", "cookie"}
+var kindNames = [...]string{"ip", "consumer", "route", "header", "query", "cookie", "mcp_method", "mcp_tool"}
 
 type keyPart struct {
 	kind partKind
@@ -117,7 +119,7 @@ func ParseKey(k Key) (KeySpec, error) {
 		return KeySpec{}, fmt.Errorf("key: must be a string or a list of strings, got %s", k.bad)
 	}
 	if len(k.Parts) == 0 {
-		return KeySpec{}, fmt.Errorf("key: must name at least one part (ip, consumer, route, header:NAME, query:NAME, cookie:NAME)")
+		return KeySpec{}, fmt.Errorf("key: must name at least one part (ip, consumer, route, mcp_method, mcp_tool, header:NAME, query:NAME, cookie:NAME)")
 	}
 	if len(k.Parts) > MaxKeyParts {
 		return KeySpec{}, fmt.Errorf("key: has %d parts; at most %d are allowed", len(k.Parts), MaxKeyParts)
@@ -161,6 +163,10 @@ func parsePart(s string) (keyPart, error) {
 		return keyPart{kind: partConsumer, tag: "consumer="}, nil
 	case "route", "route_id":
 		return keyPart{kind: partRoute, tag: "route="}, nil
+	case "mcp_method":
+		return keyPart{kind: partMCPMethod, tag: "mcp_method="}, nil
+	case "mcp_tool":
+		return keyPart{kind: partMCPTool, tag: "mcp_tool="}, nil
 	}
 	kind, name, ok := partIP, "", false
 	for _, f := range []struct {
@@ -180,7 +186,7 @@ func parsePart(s string) (keyPart, error) {
 		}
 	}
 	if !ok {
-		return keyPart{}, fmt.Errorf("%q is not ip, consumer, route, header:NAME, query:NAME or cookie:NAME", s)
+		return keyPart{}, fmt.Errorf("%q is not ip, consumer, route, mcp_method, mcp_tool, header:NAME, query:NAME or cookie:NAME", s)
 	}
 	if name == "" {
 		return keyPart{}, fmt.Errorf("%q needs a %s name after the prefix", s, kindNames[kind])
@@ -259,6 +265,14 @@ func (k KeySpec) Build(prefix string, r *http.Request) string {
 			v = x.Consumer
 		case partRoute:
 			v = x.Route
+		case partMCPMethod:
+			if x.MCP != nil {
+				v = x.MCP.Method
+			}
+		case partMCPTool:
+			if x.MCP != nil {
+				v = x.MCP.Name
+			}
 		case partHeader:
 			v = r.Header.Get(p.name)
 		case partQuery:
@@ -274,7 +288,7 @@ func (k KeySpec) Build(prefix string, r *http.Request) string {
 		}
 		b = append(b, p.tag...)
 		switch p.kind {
-		case partConsumer, partRoute:
+		case partConsumer, partRoute, partMCPMethod:
 			b = appendEscaped(b, v)
 		default:
 			sum := sha256.Sum256([]byte(v))

@@ -26,11 +26,11 @@ func TestParseKey(t *testing.T) {
 			[]string{"ip", "consumer", "route", "header:x-api-key", "query:user", "cookie:sid"}, ""},
 		{"header case", `"header:X-Team"`, []string{"header:x-team"}, ""},
 		{"query odd name", `"query:a b[0]"`, []string{"query:a b[0]"}, ""},
-		{"empty list", `[]`, nil, "key: must name at least one part (ip, consumer, route, header:NAME, query:NAME, cookie:NAME)"},
-		{"unknown", `"user"`, nil, `key: "user" is not ip, consumer, route, header:NAME, query:NAME or cookie:NAME`},
+		{"empty list", `[]`, nil, "key: must name at least one part (ip, consumer, route, mcp_method, mcp_tool, header:NAME, query:NAME, cookie:NAME)"},
+		{"unknown", `"user"`, nil, `key: "user" is not ip, consumer, route, mcp_method, mcp_tool, header:NAME, query:NAME or cookie:NAME`},
 		{"unknown in list", `["ip","host",""]`, nil,
-			"key[1]: \"host\" is not ip, consumer, route, header:NAME, query:NAME or cookie:NAME\n" +
-				"key[2]: \"\" is not ip, consumer, route, header:NAME, query:NAME or cookie:NAME"},
+			"key[1]: \"host\" is not ip, consumer, route, mcp_method, mcp_tool, header:NAME, query:NAME or cookie:NAME\n" +
+				"key[2]: \"\" is not ip, consumer, route, mcp_method, mcp_tool, header:NAME, query:NAME or cookie:NAME"},
 		{"no name", `"header:"`, nil, `key: "header:" needs a header name after the prefix`},
 		{"bad header", `"header:a b"`, nil, `key: "header:a b": "a b" is not a valid header name`},
 		{"bad cookie", `"cookie:a;b"`, nil, `key: "cookie:a;b": "a;b" is not a valid cookie name`},
