@@ -123,7 +123,10 @@ func (gw *Gateway) mcpServer(g *generation, sc config.MCPServer, pools map[strin
 			MaxProcesses:    sc.Stdio.MaxProcesses,
 			MaxPerConsumer:  sc.Stdio.MaxPerConsumer,
 			ShutdownTimeout: sc.Stdio.ShutdownTimeout.D(),
-			Logger:          gw.log.With("mcp_server", sc.Name),
+			// Clients that vanish without DELETE must not hold processes
+			// forever; routes usually end idle sessions sooner.
+			IdleTimeout: mcproute.DefaultIdleTimeout,
+			Logger:      gw.log.With("mcp_server", sc.Name),
 		})
 		if err != nil {
 			return srv, err
