@@ -401,6 +401,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 				Public: "session expired after being idle; start a new one with initialize"}
 		}
 	}
+	if r.Method == http.MethodDelete && st.sess != nil && !h.cfg.Server.SSE {
+		if leg := st.sess.Leg(h.cfg.Server.Name); leg != nil && leg.Upstream == "" {
+			// The server keeps no session (a stateless one): the session
+			// is the gateway's alone, and so is ending it.
+			h.sessions.remove(st.sess.ID)
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+	}
 	if r.Method == http.MethodPost && st.msg.Method == "tools/call" && !h.cfg.Tools.Allowed(x.Consumer, x.Caller, st.msg.Name) {
 		x.MCP.Outcome = plugin.MCPDenied
 		h.audit(x, st, 0)

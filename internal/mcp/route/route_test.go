@@ -656,3 +656,24 @@ func TestLegacySSE(t *testing.T) {
 		t.Fatalf("echo = %q", got)
 	}
 }
+
+// TestStatelessServerSessions: a legacy client of a stateless server holds
+// a gateway-only session; ending it (DELETE) frees the consumer's slot
+// without asking the server, which would answer 405.
+func TestStatelessServerSessions(t *testing.T) {
+	up := startUpstream(t, "s", &mcp.StreamableHTTPOptions{Stateless: true}, nil)
+	h := newHandler(t, Config{Server: Server{Name: "s", Pool: pool(t, up.URL), Path: "/mcp"}, MaxPerConsumer: 1})
+	gw := gateway(t, h)
+	for i := range 3 {
+		cs := connect(t, gw.URL, "2025-11-25", "agent", nil)
+		if got := callEcho(t, cs, "x"); got != "s:x" {
+			t.Fatalf("session %d: echo = %q", i, got)
+		}
+		if err := cs.Close(); err != nil {
+			t.Fatalf("session %d: close: %v", i, err)
+		}
+	}
+	if n := h.Sessions(); n != 0 {
+		t.Fatalf("%d sessions still open after DELETE", n)
+	}
+}
