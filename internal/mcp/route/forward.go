@@ -280,7 +280,7 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, x *pl
 				x.MCP.Outcome = plugin.MCPError
 			}
 		}
-		_, err := io.Copy(flushWriter{w}, resp.Body)
+		_, err := io.Copy(newFlushWriter(w), resp.Body)
 		if err != nil {
 			return h.cut(x, err)
 		}
@@ -338,12 +338,19 @@ func (h *Handler) cut(x *plugin.Exchange, err error) error {
 	panic(http.ErrAbortHandler)
 }
 
-type flushWriter struct{ w http.ResponseWriter }
+type flushWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func newFlushWriter(w http.ResponseWriter) flushWriter {
+	return flushWriter{w: w, rc: http.NewResponseController(w)}
+}
 
 func (f flushWriter) Write(p []byte) (int, error) {
 	n, err := f.w.Write(p)
 	if err == nil {
-		err = http.NewResponseController(f.w).Flush()
+		err = f.rc.Flush()
 	}
 	return n, err
 }
@@ -355,13 +362,20 @@ func (f flushWriter) Write(p []byte) (int, error) {
 func (h *Handler) relaySSE(w http.ResponseWriter, r *http.Request, st *state, x *plugin.Exchange, resp *http.Response, target string, newSession bool, opened *bool) error {
 	hdr := w.Header()
 	hdr.Del("Content-Length")
-	hdr.Set("Cache-Control", "no-cache")
+	if hdr.Get("Cache-Control") == "" {
+		hdr.Set("Cache-Control", "no-cache")
+	}
 	hdr.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(resp.StatusCode)
 	out := newKeepAlive(w, h.cfg.KeepAlive)
 	defer out.stop()
-	if err := out.flush(); err != nil {
-		return nil // the client left before the first byte
+	if r.Method == http.MethodGet {
+		// A GET stream may stay silent for long: the client gets its
+		// headers now. A POST's headers go with its first event, one
+		// write instead of two.
+		if err := out.flush(); err != nil {
+			return nil // the client left before the first byte
+		}
 	}
 	var legacySess *sessionid.State
 	defer func() {

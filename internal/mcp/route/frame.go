@@ -25,7 +25,9 @@ type framer struct {
 var errEventTooLarge = errors.New("SSE event exceeds the size limit")
 
 func newFramer(r io.Reader, max int) *framer {
-	return &framer{br: bufio.NewReaderSize(r, 16<<10), max: max}
+	// bufio's default 4 KiB: an idle stream holds this buffer for its
+	// whole life, and lines longer than it are read across refills.
+	return &framer{br: bufio.NewReader(r), max: max}
 }
 
 // next returns the next event's raw bytes (through its blank line) and its

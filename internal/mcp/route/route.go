@@ -191,6 +191,30 @@ func stateOf(r *http.Request) *state {
 	return st
 }
 
+// stateCtx carries the state. Unlike context.WithValue's type it forwards
+// AfterFunc to its parent (as plugin's exchange context does): the upstream
+// client registers one per request, and without the method the context
+// package would start a goroutine per request to watch the parent, one
+// per open stream.
+type stateCtx struct {
+	context.Context
+	st *state
+}
+
+func (c *stateCtx) Value(key any) any {
+	if key == (stateKey{}) {
+		return c.st
+	}
+	return c.Context.Value(key)
+}
+
+func (c *stateCtx) AfterFunc(f func()) (stop func() bool) {
+	if p, ok := c.Context.(interface{ AfterFunc(func()) func() bool }); ok {
+		return p.AfterFunc(f)
+	}
+	return context.AfterFunc(c.Context, f)
+}
+
 // Error codes of the route's refusals; WriteError turns them into JSON-RPC
 // error codes.
 const (
@@ -214,7 +238,7 @@ func (h *Handler) Wrap(next plugin.Handler) plugin.Handler {
 		m := &plugin.MCP{Server: h.cfg.Server.Name}
 		x.MCP = m
 		st := &state{path: r.URL.Path}
-		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+		r = r.WithContext(&stateCtx{Context: r.Context(), st: st})
 		if !h.originAllowed(r) {
 			return &plugin.Error{Status: http.StatusForbidden, Code: codeOrigin,
 				Public: fmt.Sprintf("origin %q is not allowed on this MCP endpoint", r.Header.Get("Origin"))}
