@@ -188,20 +188,20 @@ func collect(t reflect.Type, f *fields) {
 // of the JSON object data, in order. data must be valid JSON, which
 // json.Unmarshal has checked; anything but an object calls fn never.
 func eachMember(data []byte, fn func(key, value []byte) error) error {
-	i := skipSpace(data, 0)
+	i := SkipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return nil
 	}
 	i++
 	for {
-		i = skipSpace(data, i)
+		i = SkipSpace(data, i)
 		if i >= len(data) || data[i] == '}' {
 			return nil
 		}
 		if data[i] == ',' {
-			i = skipSpace(data, i+1)
+			i = SkipSpace(data, i+1)
 		}
-		end := skipString(data, i)
+		end := SkipString(data, i)
 		key := data[i+1 : end-1]
 		if bytes.IndexByte(key, '\\') >= 0 {
 			var s string
@@ -213,9 +213,9 @@ func eachMember(data []byte, fn func(key, value []byte) error) error {
 			// encoding/json decodes invalid UTF-8 as U+FFFD; so do keys.
 			key = bytes.ToValidUTF8(key, []byte("\uFFFD"))
 		}
-		i = skipSpace(data, end)
-		i = skipSpace(data, i+1) // the colon
-		vend := skipValue(data, i)
+		i = SkipSpace(data, end)
+		i = SkipSpace(data, i+1) // the colon
+		vend := SkipValue(data, i)
 		if err := fn(key, data[i:vend]); err != nil {
 			return err
 		}
@@ -223,7 +223,12 @@ func eachMember(data []byte, fn func(key, value []byte) error) error {
 	}
 }
 
-func skipSpace(data []byte, i int) int {
+// SkipSpace, SkipString and SkipValue scan JSON that has been checked
+// valid (json.Valid): each returns the index just past what starts at
+// data[i]. They let a caller read a few members without a decode.
+
+// SkipSpace returns the index of the first non-space byte at or after i.
+func SkipSpace(data []byte, i int) int {
 	for i < len(data) {
 		switch data[i] {
 		case ' ', '\t', '\r', '\n':
@@ -235,8 +240,8 @@ func skipSpace(data []byte, i int) int {
 	return i
 }
 
-// skipString returns the index just past the string starting at data[i].
-func skipString(data []byte, i int) int {
+// SkipString returns the index just past the string starting at data[i].
+func SkipString(data []byte, i int) int {
 	i++
 	for {
 		j := bytes.IndexByte(data[i:], '"')
@@ -255,20 +260,20 @@ func skipString(data []byte, i int) int {
 	}
 }
 
-// skipValue returns the index just past the value starting at data[i].
-func skipValue(data []byte, i int) int {
+// SkipValue returns the index just past the value starting at data[i].
+func SkipValue(data []byte, i int) int {
 	if i >= len(data) {
 		return i
 	}
 	switch data[i] {
 	case '"':
-		return skipString(data, i)
+		return SkipString(data, i)
 	case '{', '[':
 		depth := 0
 		for i < len(data) {
 			switch data[i] {
 			case '"':
-				i = skipString(data, i)
+				i = SkipString(data, i)
 				continue
 			case '{', '[':
 				depth++

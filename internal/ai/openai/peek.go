@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/sluicegw/sluice/internal/jsonobj"
 )
 
 // ChatPeek is what PeekChatRequest reads of a chat completions request.
@@ -35,7 +37,7 @@ func PeekChatRequest(data []byte) (p ChatPeek, ok bool) {
 	if !json.Valid(data) {
 		return ChatPeek{}, false
 	}
-	i := skipSpace(data, 0)
+	i := jsonobj.SkipSpace(data, 0)
 	if i == len(data) || data[i] != '{' {
 		return ChatPeek{}, false
 	}
@@ -50,7 +52,7 @@ func PeekChatRequest(data []byte) (p ChatPeek, ok bool) {
 			return p.Model != ""
 		case "messages":
 			// At least one message; peekObject has checked each one.
-			hasMessages = v[0] == '[' && v[skipSpace(v, 1)] != ']'
+			hasMessages = v[0] == '[' && v[jsonobj.SkipSpace(v, 1)] != ']'
 			return hasMessages
 		case "stream":
 			p.Stream = v[0] == 't'
@@ -204,14 +206,14 @@ func peekObject(data []byte, i int, sh *shape, fn func(name string, v []byte) bo
 	hasRequired := sh.required == ""
 	i++ // '{'
 	for {
-		i = skipSpace(data, i)
+		i = jsonobj.SkipSpace(data, i)
 		switch data[i] {
 		case '}':
 			return i + 1, hasRequired
 		case ',':
-			i = skipSpace(data, i+1)
+			i = jsonobj.SkipSpace(data, i+1)
 		}
-		end := skipString(data, i)
+		end := jsonobj.SkipString(data, i)
 		key := data[i+1 : end-1]
 		for _, c := range key {
 			if c == '\\' || c >= utf8.RuneSelf {
@@ -244,12 +246,12 @@ func peekObject(data []byte, i int, sh *shape, fn func(name string, v []byte) bo
 			seen[n] = key
 			n++
 		}
-		i = skipSpace(data, end)
-		i = skipSpace(data, i+1) // the colon
+		i = jsonobj.SkipSpace(data, end)
+		i = jsonobj.SkipSpace(data, i+1) // the colon
 		start := i
 		var ok bool
 		if f == nil {
-			i, ok = skipValue(data, i), true
+			i, ok = jsonobj.SkipValue(data, i), true
 		} else {
 			i, ok = peekValue(data, i, f)
 		}
@@ -276,16 +278,16 @@ func peekValue(data []byte, i int, f *field) (int, bool) {
 	}
 	switch f.kind {
 	case kindAny:
-		return skipValue(data, i), true
+		return jsonobj.SkipValue(data, i), true
 	case kindString:
-		return skipString(data, i), c == '"'
+		return jsonobj.SkipString(data, i), c == '"'
 	case kindBool:
-		return skipValue(data, i), c == 't' || c == 'f'
+		return jsonobj.SkipValue(data, i), c == 't' || c == 'f'
 	case kindInt, kindFloat:
 		if c != '-' && (c < '0' || c > '9') {
 			return 0, false
 		}
-		end := skipValue(data, i)
+		end := jsonobj.SkipValue(data, i)
 		var err error
 		if f.kind == kindInt {
 			_, err = strconv.ParseInt(string(data[i:end]), 10, 64)
@@ -294,7 +296,7 @@ func peekValue(data []byte, i int, f *field) (int, bool) {
 		}
 		return end, err == nil
 	case kindRole:
-		end := skipValue(data, i)
+		end := jsonobj.SkipValue(data, i)
 		switch string(data[i:end]) {
 		case `"system"`, `"developer"`, `"user"`, `"assistant"`, `"tool"`, `"function"`:
 			return end, true
@@ -303,16 +305,16 @@ func peekValue(data []byte, i int, f *field) (int, bool) {
 	case kindStop:
 		switch c {
 		case '"':
-			return skipString(data, i), true
+			return jsonobj.SkipString(data, i), true
 		case '[':
 			return peekList(data, i, func(j int) (int, bool) {
-				return skipString(data, j), data[j] == '"'
+				return jsonobj.SkipString(data, j), data[j] == '"'
 			})
 		}
 	case kindContent:
 		switch c {
 		case '"':
-			return skipString(data, i), true
+			return jsonobj.SkipString(data, i), true
 		case '[':
 			return peekList(data, i, func(j int) (int, bool) {
 				if data[j] != '{' {
@@ -324,7 +326,7 @@ func peekValue(data []byte, i int, f *field) (int, bool) {
 	case kindToolChoice:
 		switch c {
 		case '"':
-			return skipString(data, i), true
+			return jsonobj.SkipString(data, i), true
 		case '{':
 			return peekObject(data, i, toolChoiceShape, nil)
 		}
@@ -350,12 +352,12 @@ func peekValue(data []byte, i int, f *field) (int, bool) {
 func peekList(data []byte, i int, elem func(j int) (int, bool)) (int, bool) {
 	i++ // '['
 	for {
-		i = skipSpace(data, i)
+		i = jsonobj.SkipSpace(data, i)
 		switch data[i] {
 		case ']':
 			return i + 1, true
 		case ',':
-			i = skipSpace(data, i+1)
+			i = jsonobj.SkipSpace(data, i+1)
 		}
 		var ok bool
 		if i, ok = elem(i); !ok {
@@ -393,73 +395,4 @@ func equalFoldASCII(key []byte, name string) bool {
 		}
 	}
 	return true
-}
-
-// The scanning below assumes valid JSON, which PeekChatRequest has
-// checked.
-
-func skipSpace(data []byte, i int) int {
-	for i < len(data) {
-		switch data[i] {
-		case ' ', '\t', '\r', '\n':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-// skipString returns the index just past the string starting at data[i].
-func skipString(data []byte, i int) int {
-	i++
-	for {
-		j := bytes.IndexByte(data[i:], '"')
-		if j < 0 {
-			return len(data)
-		}
-		i += j
-		n := 0 // backslashes right before the quote
-		for k := i - 1; k >= 0 && data[k] == '\\'; k-- {
-			n++
-		}
-		i++
-		if n%2 == 0 {
-			return i
-		}
-	}
-}
-
-// skipValue returns the index just past the value starting at data[i].
-func skipValue(data []byte, i int) int {
-	switch data[i] {
-	case '"':
-		return skipString(data, i)
-	case '{', '[':
-		depth := 0
-		for i < len(data) {
-			switch data[i] {
-			case '"':
-				i = skipString(data, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return i
-	}
-	for i < len(data) {
-		switch data[i] {
-		case ',', '}', ']', ' ', '\t', '\r', '\n':
-			return i
-		}
-		i++
-	}
-	return i
 }
