@@ -181,7 +181,7 @@ func (gw *Gateway) mcpHandler(b *mcpBuild, rc config.Route) (*mcproute.Handler, 
 	return mcproute.New(rcfg)
 }
 
-// mcpMetadataSpecs are the router entries of the mcp routes' protected
+// mcpMetadataRoutes are the router entries of the mcp routes' protected
 // resource metadata documents, after the configured routes.
 func mcpMetadataRoutes(cfg *config.Config) []config.Route {
 	var out []config.Route
@@ -227,7 +227,7 @@ func (gw *Gateway) observeMCP(rt *route, x *plugin.Exchange, status int) {
 	case method == "" && m.Kind == "response":
 		method = "_response"
 	case method == "":
-		method = "_" + "stream"
+		method = "_stream"
 	case !knownMCPMethods[method]:
 		method = "_other"
 	}

@@ -70,9 +70,6 @@ type Message struct {
 	ProtocolVersion string
 }
 
-// IsCall reports whether m expects a response.
-func (m *Message) IsCall() bool { return m.Kind == Request }
-
 // ErrBatch is returned for a JSON array: a batch. 2025-03-26 allowed them;
 // 2025-06-18 removed them and no SDK sends them since.
 var ErrBatch = errors.New("JSON-RPC batches are not supported (removed in MCP 2025-06-18); send one message per request")

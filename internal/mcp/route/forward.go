@@ -238,7 +238,7 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, x *pl
 				return err
 			}
 			hdr.Set("Mcp-Session-Id", id)
-			h.sessions.open(sess.ID, x.Consumer, time.Now(), h.ender(sess))
+			h.sessions.open(sess.ID, x.Consumer, time.Now(), sess)
 			*opened = true
 			x.MCP.Session = sess.ID
 		}

@@ -169,8 +169,8 @@ func (h *Handler) sweep() {
 		case <-h.stop:
 			return
 		case now := <-t.C:
-			for _, end := range h.sessions.sweep(now) {
-				go end()
+			for _, sess := range h.sessions.sweep(now) {
+				go h.ender(sess)()
 			}
 		}
 	}
@@ -287,7 +287,7 @@ func (h *Handler) readMessage(r *http.Request, st *state, m *plugin.MCP) error {
 		if !json.Valid(body) {
 			code = codeParse
 		}
-		return &plugin.Error{Status: http.StatusBadRequest, Code: code, Public: err.Error(), Err: fmt.Errorf("body %q", body)}
+		return &plugin.Error{Status: http.StatusBadRequest, Code: code, Public: err.Error()}
 	}
 	st.msg = msg
 	m.Kind, m.Method, m.Name, m.ArgBytes, m.ProtocolVersion = msg.Kind.String(), msg.Method, msg.Name, len(msg.Arguments), msg.ProtocolVersion
@@ -419,7 +419,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 			return &plugin.Error{Status: http.StatusNotFound, Code: codeNoSession,
 				Public: "session not found: it ended or expired, or was issued elsewhere; start a new one with initialize"}
 		}
-		if !h.sessions.touch(st.sess.ID, x.Consumer, time.Now(), h.ender(st.sess)) {
+		if !h.sessions.touch(st.sess, time.Now()) {
 			go h.ender(st.sess)()
 			return &plugin.Error{Status: http.StatusNotFound, Code: codeNoSession,
 				Public: "session expired after being idle; start a new one with initialize"}

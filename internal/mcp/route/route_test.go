@@ -215,22 +215,23 @@ func TestProxyBothEras(t *testing.T) {
 	tests := []struct {
 		name, version string
 		up            *upstreamServer
-		sealed        bool // the client holds a gateway session id
+		server        string // the server's name, which prefixes its echo
+		sealed        bool   // the client holds a gateway session id
 	}{
-		{"legacy client, stateful server", "2025-11-25", stateful, true},
-		{"2025-06-18 client, stateful server", "2025-06-18", stateful, true},
-		{"2026 client, stateless server", "2026-07-28", stateless, false},
-		{"legacy client, stateless server", "2025-11-25", stateless, true},
+		{"legacy client, stateful server", "2025-11-25", stateful, "stateful", true},
+		{"2025-06-18 client, stateful server", "2025-06-18", stateful, "stateful", true},
+		{"2026 client, stateless server", "2026-07-28", stateless, "stateless", false},
+		{"legacy client, stateless server", "2025-11-25", stateless, "stateless", true},
 		// A 2026 client meets a legacy-only server: the server's -32022
 		// passes through and the client falls back to initialize.
-		{"2026 client, stateful server", "2026-07-28", stateful, true},
+		{"2026 client, stateful server", "2026-07-28", stateful, "stateful", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHandler(t, Config{Server: Server{Name: "everything", Pool: pool(t, tt.up.URL), Path: "/mcp"}})
 			gw := gateway(t, h)
 			cs := connect(t, gw.URL, tt.version, "agent", nil)
-			if got, want := callEcho(t, cs, "hi"), strings.Fields(tt.name)[len(strings.Fields(tt.name))-2]+":hi"; got != want {
+			if got, want := callEcho(t, cs, "hi"), tt.server+":hi"; got != want {
 				t.Fatalf("echo = %q; want %q", got, want)
 			}
 			if sid := cs.ID(); tt.sealed != strings.HasPrefix(sid, "s1.") {

@@ -3,6 +3,8 @@ package route
 import (
 	"sync"
 	"time"
+
+	"github.com/sluicegw/sluice/internal/mcp/sessionid"
 )
 
 // sessions is this gateway's view of the route's open sessions: enough to
@@ -23,9 +25,10 @@ type session struct {
 	consumer string
 	last     time.Time
 	ended    bool
-	// end, when set, ends the session at its upstream (best effort) when
-	// the gateway expires it.
-	end func()
+	// state, when set, lets the gateway end the session at its upstream
+	// (best effort) when it expires it; nil for legacy SSE sessions, which
+	// end with their stream.
+	state *sessionid.State
 }
 
 func newSessions(max int, idle time.Duration, onChange func(int)) *sessions {
@@ -62,9 +65,9 @@ func (s *sessions) dec(consumer string) {
 }
 
 // open records a session whose reservation succeeded.
-func (s *sessions) open(id, consumer string, now time.Time, end func()) {
+func (s *sessions) open(id, consumer string, now time.Time, state *sessionid.State) {
 	s.mu.Lock()
-	s.m[id] = &session{consumer: consumer, last: now, end: end}
+	s.m[id] = &session{consumer: consumer, last: now, state: state}
 	s.mu.Unlock()
 	s.onChange(1)
 }
@@ -72,11 +75,12 @@ func (s *sessions) open(id, consumer string, now time.Time, end func()) {
 // touch marks the session used now. It reports false when the session has
 // been idle past the timeout (it is then removed) or was ended here.
 // A session not in the table is adopted.
-func (s *sessions) touch(id, consumer string, now time.Time, end func()) bool {
+func (s *sessions) touch(state *sessionid.State, now time.Time) bool {
+	id, consumer := state.ID, state.Consumer
 	s.mu.Lock()
 	e, ok := s.m[id]
 	if !ok {
-		s.m[id] = &session{consumer: consumer, last: now, end: end}
+		s.m[id] = &session{consumer: consumer, last: now, state: state}
 		s.perConsumer[consumer]++
 		s.mu.Unlock()
 		s.onChange(1)
@@ -108,19 +112,19 @@ func (s *sessions) removeLocked(id string, e *session) {
 	s.onChange(-1)
 }
 
-// sweep removes sessions idle past the timeout and returns their end
-// functions, to be run without the lock.
-func (s *sessions) sweep(now time.Time) []func() {
+// sweep removes sessions idle past the timeout and returns their states,
+// to be ended upstream without the lock.
+func (s *sessions) sweep(now time.Time) []*sessionid.State {
 	if s.idle <= 0 {
 		return nil
 	}
-	var ends []func()
+	var ends []*sessionid.State
 	s.mu.Lock()
 	for id, e := range s.m {
 		if now.Sub(e.last) > s.idle {
 			s.removeLocked(id, e)
-			if e.end != nil {
-				ends = append(ends, e.end)
+			if e.state != nil {
+				ends = append(ends, e.state)
 			}
 		}
 	}
