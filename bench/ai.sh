@@ -98,10 +98,8 @@ done
 DUR="${DUR_S}s"
 
 log() { printf '[ai-bench %3ds] %s\n' "$(($(date +%s) - START_TS))" "$*" >&2; }
-die() {
-	log "ERROR: $*"
-	exit 1
-}
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # die, cleanup, pick, wait_quiet ...
 
 # ---------------------------------------------------------------- tools
 need_apt=()
@@ -143,40 +141,6 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sluice-ai-bench.XXXXXX")
 PIDS=()
 
-is_alive() { # true while pid runs (a zombie counts as dead)
-	local st
-	[[ -r /proc/$1/stat ]] || return 1
-	st=$(<"/proc/$1/stat")
-	st=${st##*) }
-	[[ "${st:0:1}" != Z ]]
-}
-
-stop_pid() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < 50; i++)); do
-		is_alive "$pid" || break
-		sleep 0.1
-	done
-	if is_alive "$pid"; then
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-	local rc=$? pid
-	trap - EXIT INT TERM
-	for pid in "${PIDS[@]}"; do
-		stop_pid "$pid"
-	done
-	if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
-		log "kept $TMP"
-	else
-		rm -rf "$TMP"
-	fi
-	exit "$rc"
-}
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -229,21 +193,8 @@ else
 fi
 
 # ---------------------------------------------------------------- ports
-port_busy() { [[ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]]; }
 NEXT_PORT=$BENCH_PORT_BASE
 UP_PORT="" SL_PORT="" SL_STATUS_PORT="" PK_PORT=""
-pick() { # pick VAR: sets VAR to the first free port at or above NEXT_PORT
-	local i p
-	for ((i = 0; i < 200; i++)); do
-		p=$((NEXT_PORT + i))
-		if ! port_busy "$p"; then
-			NEXT_PORT=$((p + 1))
-			printf -v "$1" '%s' "$p"
-			return 0
-		fi
-	done
-	die "no free port in $NEXT_PORT..$((NEXT_PORT + 199))"
-}
 pick UP_PORT
 pick SL_PORT
 pick SL_STATUS_PORT
@@ -297,11 +248,6 @@ wait_http() { # name url pid -> 0 when url answers (any HTTP status) within ~10 
 	done
 	log "$name did not answer $url within 10 s"
 	return 1
-}
-
-show_log() { # file: last lines, indented
-	[[ -s "$1" ]] && tail -n 15 "$1" | sed 's/^/    /' >&2
-	return 0
 }
 
 log "fake provider on 127.0.0.1:$UP_PORT (latency $LATENCY, chunks $CHUNK_INTERVAL apart)"
@@ -473,19 +419,8 @@ cpu1_busy() { # busy clock ticks of CPU 1 since boot (user nice system irq softi
 	awk '$1 == "cpu1" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
 }
 
-to_us() { # wrk latency like 81.00us / 1.23ms / 1.01s -> microseconds
-	awk -v v="$1" 'BEGIN {
-		n = v + 0
-		if (v ~ /us$/) m = 1; else if (v ~ /ms$/) m = 1000; else if (v ~ /s$/) m = 1000000; else m = 1
-		printf "%.1f", n * m }'
-}
-
 kv() { # key text -> value of key=value in text
 	grep -o "\b$1=[^ ]*" <<<"$2" | head -n1 | cut -d= -f2
-}
-
-budget_left() { # seconds before the measuring budget runs out
-	echo $((BENCH_MAX_SECONDS - ($(date +%s) - MEASURE_TS)))
 }
 
 # Around each run: CPU ticks of the gateway and of the fake, and CPU 1's
@@ -612,27 +547,6 @@ run_one() { # kind file round index [conns]: one recorded run, retried while oth
 	log "round $r  $(printf '%-8s' "$name") $M_MSG  foreign cpu1 ${M_FOREIGN}%"
 }
 
-machine_busy_pct() { # whole-machine busy % over one second
-	local a b
-	a=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat)
-	sleep 1
-	b=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat)
-	awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " ")
-		busy = y[1] - x[1]; all = busy + y[2] - x[2]; printf "%.0f", all ? busy / all * 100 : 0}'
-}
-wait_quiet() { # max-seconds: 0 once the machine is under 10% busy, 1 if it never got there
-	local max=$1 waited=0 busy
-	while busy=$(machine_busy_pct) && ((busy > 10)); do
-		if ((waited >= max)); then
-			return 1
-		fi
-		((waited > 0)) || log "machine is ${busy}% busy with other work; waiting up to ${max}s for it to go quiet"
-		waited=$((waited + 2))
-		sleep 1
-	done
-	return 0
-}
-
 NT=${#T_NAME[@]}
 log "targets: ${T_NAME[*]}"
 log "pinning: $([[ "$BENCH_PIN" == 1 ]] && echo 'clients on CPU 0, gateways+fake provider on CPU 1' || echo none); GOMAXPROCS=${BENCH_GOMAXPROCS:-default}"
@@ -689,10 +603,6 @@ median() { # file target column [conns] -> median over rounds (empty if none)
 		sort -g | awk '{v[NR] = $1} END {
 			if (NR == 0) exit
 			if (NR % 2) printf "%.1f", v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-fmt() { # printf-format value -> formatted value, or n/a when empty
-	# shellcheck disable=SC2059 # the format is the caller's
-	if [[ -n "$2" ]]; then printf "$1" "$2"; else echo n/a; fi
 }
 diff_of() { # printf-format a b scale -> (a-b)*scale, or n/a
 	if [[ -n "$2" && -n "$3" ]]; then awk -v f="$1" -v a="$2" -v b="$3" -v s="$4" 'BEGIN {printf f, (a - b) * s}'; else echo n/a; fi

@@ -122,10 +122,8 @@ done
 DUR="${DUR_S}s"
 
 log() { printf '[mcp-bench %3ds] %s\n' "$(($(date +%s) - START_TS))" "$*" >&2; }
-die() {
-	log "ERROR: $*"
-	exit 1
-}
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # die, cleanup, pick, wait_quiet ...
 
 # ---------------------------------------------------------------- tools
 need_apt=()
@@ -183,40 +181,6 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sluice-mcp-bench.XXXXXX")
 PIDS=()
 
-is_alive() { # true while pid runs (a zombie counts as dead)
-	local st
-	[[ -r /proc/$1/stat ]] || return 1
-	st=$(<"/proc/$1/stat")
-	st=${st##*) }
-	[[ "${st:0:1}" != Z ]]
-}
-
-stop_pid() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < 50; i++)); do
-		is_alive "$pid" || break
-		sleep 0.1
-	done
-	if is_alive "$pid"; then
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-	local rc=$? pid
-	trap - EXIT INT TERM
-	for pid in "${PIDS[@]}"; do
-		stop_pid "$pid"
-	done
-	if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
-		log "kept $TMP"
-	else
-		rm -rf "$TMP"
-	fi
-	exit "$rc"
-}
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -239,21 +203,8 @@ elif [[ -n "$(git -C "$REPO" status --porcelain 2>/dev/null | head -n1)" ]]; the
 fi
 
 # ---------------------------------------------------------------- ports
-port_busy() { [[ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]]; }
 NEXT_PORT=$BENCH_PORT_BASE
 UP_PORT="" SL_PORT="" SL_STATUS_PORT="" IDLE_PORT="" IDLE_STATUS_PORT=""
-pick() { # pick VAR: sets VAR to the first free port at or above NEXT_PORT
-	local i p
-	for ((i = 0; i < 200; i++)); do
-		p=$((NEXT_PORT + i))
-		if ! port_busy "$p"; then
-			NEXT_PORT=$((p + 1))
-			printf -v "$1" '%s' "$p"
-			return 0
-		fi
-	done
-	die "no free port in $NEXT_PORT..$((NEXT_PORT + 199))"
-}
 pick UP_PORT
 pick SL_PORT
 pick SL_STATUS_PORT
@@ -275,11 +226,6 @@ wait_http() { # name url pid -> 0 when url answers 200 within ~10 s
 	done
 	log "$name did not answer $url within 10 s"
 	return 1
-}
-
-show_log() { # file: last lines, indented
-	[[ -s "$1" ]] && tail -n 15 "$1" | sed 's/^/    /' >&2
-	return 0
 }
 
 log "MCP server (go-sdk) on 127.0.0.1:$UP_PORT"
@@ -402,10 +348,6 @@ kv() { # key line -> value of key=value in line
 	awk -v k="$1" '{for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) {print substr($i, length(k) + 2); exit}}' <<<"$2"
 }
 
-budget_left() { # seconds before the measuring budget runs out
-	echo $((BENCH_MAX_SECONDS - ($(date +%s) - MEASURE_TS)))
-}
-
 per() { # ticks count -> CPU microseconds per count, 1 decimal
 	awk -v a="$1" -v n="$2" -v t="$CLK_TCK" 'BEGIN {printf "%.1f", n ? a / t * 1e6 / n : 0}'
 }
@@ -499,27 +441,6 @@ run_one() { # round workload conns index: one recorded run, retried while other 
 	echo "$M_LINE" >>"$RAW"
 	((M_ERRS == 0)) || log "WARNING: ${T_NAME[$i]} had $M_ERRS errors in round $r ($w c$conns)"
 	log "round $r  $M_MSG  foreign cpu1 ${M_FOREIGN}%"
-}
-
-machine_busy_pct() { # whole-machine busy % over one second
-	local a b
-	a=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat)
-	sleep 1
-	b=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat)
-	awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " ")
-		busy = y[1] - x[1]; all = busy + y[2] - x[2]; printf "%.0f", all ? busy / all * 100 : 0}'
-}
-wait_quiet() { # max-seconds: 0 once the machine is under 10% busy, 1 if it never got there
-	local max=$1 waited=0 busy
-	while busy=$(machine_busy_pct) && ((busy > 10)); do
-		if ((waited >= max)); then
-			return 1
-		fi
-		((waited > 0)) || log "machine is ${busy}% busy with other work; waiting up to ${max}s for it to go quiet"
-		waited=$((waited + 2))
-		sleep 1
-	done
-	return 0
 }
 
 NRUNS=$((ROUNDS * $(wc -w <<<"$WORKLOADS") * $(wc -w <<<"$CONCS") * 2))
@@ -709,10 +630,6 @@ median() { # workload conns target column -> median over rounds (empty if none)
 		sort -g | awk '{v[NR] = $1} END {
 			if (NR == 0) exit
 			if (NR % 2) printf "%.1f", v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-fmt() { # printf-format value -> formatted value, or n/a when empty
-	# shellcheck disable=SC2059 # the format is the caller's
-	if [[ -n "$2" ]]; then printf "$1" "$2"; else echo n/a; fi
 }
 
 TABLE="$TMP/table.md"
