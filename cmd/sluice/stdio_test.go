@@ -104,3 +104,74 @@ routes:
 		t.Fatalf("tools after restart = %s", got)
 	}
 }
+
+// TestFederatedServers federates a stdio server and the built-in one
+// behind one route: one session, both servers' tools under their prefixes,
+// calls routed to each, and metrics by the owning server.
+func TestFederatedServers(t *testing.T) {
+	t.Parallel()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, status := freePort(t), freePort(t)
+	cfg := `listeners: [{addr: ` + addr + `}]
+status: {addr: ` + status + `}
+mcp_servers:
+  - name: local
+    command: ["` + exe + `"]
+    env: {` + envStdioServer + `: "1"}
+  - {name: gateway, builtin: gateway}
+routes:
+  - name: tools
+    match: {paths: ["/mcp"]}
+    mcp:
+      servers: [local, gateway]
+      tools:
+        deny: {"*": ["local__crash"]}
+`
+	path := writeFile(t, "federated.yaml", cfg)
+	var stdout, stderr syncWriter
+	in, err := start(source{name: path, path: path}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, stderr.String())
+	}
+	t.Cleanup(func() { in.shutdown() })
+
+	cs, err := mcpConnect(t, "http://"+addr+"/mcp", "", "2025-11-25")
+	if err != nil {
+		t.Fatalf("connect: %v\n%s", err, stderr.String())
+	}
+	if got, want := toolNames(t, cs), "local__echo,gateway__list_routes,gateway__upstream_health,gateway__usage"; got != want {
+		t.Fatalf("tools = %s; want %s", got, want)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "local__echo", Arguments: map[string]any{"text": "hi"}})
+	if err != nil || res.IsError {
+		t.Fatalf("local__echo = %+v, %v", res, err)
+	}
+	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "gateway__list_routes", Arguments: map[string]any{}})
+	if err != nil || res.IsError {
+		t.Fatalf("gateway__list_routes = %+v, %v", res, err)
+	}
+	if b, _ := json.Marshal(res); !strings.Contains(string(b), `tools`) {
+		t.Fatalf("list_routes does not list the route: %s", b)
+	}
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "local__crash", Arguments: map[string]any{}}); err == nil || !strings.Contains(err.Error(), "not allowed") {
+		t.Fatalf("local__crash: %v; want the ACL's refusal", err)
+	}
+	_, metrics := body("http://" + status + "/metrics")
+	for _, want := range []string{
+		`sluice_mcp_tool_calls_total{outcome="ok",route="tools",server="local",tool="local__echo"} 1`,
+		`sluice_mcp_tool_calls_total{outcome="ok",route="tools",server="gateway",tool="gateway__list_routes"} 1`,
+		`sluice_mcp_requests_total{code="200",method="tools/list",route="tools",server="*"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", grep(metrics, "sluice_mcp_"))
+	}
+}

@@ -94,17 +94,36 @@ func (v validator) mcpServers(ss []MCPServer, upstreams map[string]bool) map[str
 }
 
 // routeMCP checks an mcp route.
-func (v validator) routeMCP(p Path, m *RouteMCP, servers map[string]bool) {
-	switch len(m.Servers) {
-	case 0:
+func (v validator) routeMCP(p Path, m *RouteMCP, servers, legacySSE map[string]bool) {
+	if len(m.Servers) == 0 {
 		v.add(p.with("servers"), "at least one server is required: %s", definedMCPServers(servers))
-	case 1:
-	default:
-		v.add(p.with("servers"), "federating several servers behind one route is not supported yet: give each server its own route")
 	}
+	sep := m.NameSeparator
+	switch {
+	case len(m.Servers) < 2 && sep != "":
+		v.add(p.with("name_separator"), "is only for routes with several servers (a single server's names pass unchanged)")
+	case sep == "":
+		sep = "__"
+	case strings.IndexFunc(sep, func(r rune) bool { return !isNameChar(r) }) >= 0:
+		v.add(p.with("name_separator"), "%q: use letters, digits, _, - and . only (the characters tool names may hold)", sep)
+	}
+	seen := map[string]int{}
 	for i, s := range m.Servers {
 		if !servers[s] {
 			v.add(p.with("servers", i), "mcp server %q is not defined: %s", s, definedMCPServers(servers))
+		}
+		if j, ok := seen[s]; ok {
+			v.add(p.with("servers", i), "mcp server %q is already servers[%d]", s, j)
+		}
+		seen[s] = i
+		if len(m.Servers) < 2 {
+			continue
+		}
+		if legacySSE[s] {
+			v.add(p.with("servers", i), "mcp server %q speaks the legacy HTTP+SSE transport (transport: sse), which cannot be federated: give it its own route", s)
+		}
+		if strings.Contains(s, sep) {
+			v.add(p.with("servers", i), "server name %q contains the name separator %q, so its tool names would be ambiguous: rename the server or set name_separator", s, sep)
 		}
 	}
 	if m.Session.MaxPerConsumer < 0 {
@@ -165,4 +184,21 @@ func definedMCPServers(names map[string]bool) string {
 		return "no servers are defined (add them under mcp_servers:)"
 	}
 	return "defined servers are " + strings.Join(slices.Sorted(maps.Keys(names)), ", ")
+}
+
+// isNameChar reports whether r may appear in an MCP tool name.
+func isNameChar(r rune) bool {
+	return r == '_' || r == '-' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+}
+
+// legacySSEServers names the mcp_servers that speak the 2024-11-05
+// HTTP+SSE transport.
+func legacySSEServers(ss []MCPServer) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range ss {
+		if s.Transport == "sse" {
+			out[s.Name] = true
+		}
+	}
+	return out
 }

@@ -335,8 +335,13 @@ type MCPStdio struct {
 // RouteMCP is an MCP route.
 type RouteMCP struct {
 	// Servers are the mcp_servers behind the route. One is proxied
-	// transparently. Required.
+	// transparently; several are federated into one virtual server whose
+	// tools and prompts are named SERVER__NAME and resources
+	// mcp://SERVER/URI. Required.
 	Servers []string `json:"servers"`
+	// NameSeparator joins a server's name and its tool and prompt names on
+	// a federated route. Letters, digits, _, - and . only. Default "__".
+	NameSeparator string `json:"name_separator,omitempty"`
 	// Session limits each client session.
 	Session MCPSession `json:"session"`
 	// Tools says which tools each consumer may list and call, by consumer

@@ -81,7 +81,7 @@ func Validate(c *Config, kinds map[string]plugin.Kind) Problems {
 			ps.add(Path{"mcp", "session_keys", i}, "key is %d bytes; want at least 16 (e.g. openssl rand -hex 32): is its environment variable set?", len(k))
 		}
 	}
-	v.routes(c.Routes, upstreams, consumers, providers, mcpServers)
+	v.routes(c.Routes, upstreams, consumers, providers, mcpServers, legacySSEServers(c.MCPServers))
 	v.redis(c.Redis)
 	v.plugins(Path{"global_plugins"}, c.GlobalPlugins)
 	v.oneOf(Path{"log", "level"}, c.Log.Level, LogLevels)
@@ -337,7 +337,7 @@ func (v validator) targetURL(p Path, s string) (string, bool) {
 	return u.Scheme + "://" + strings.ToLower(u.Host), ok
 }
 
-func (v validator) routes(rs []Route, upstreams, consumers, providers, mcpServers map[string]bool) {
+func (v validator) routes(rs []Route, upstreams, consumers, providers, mcpServers, legacySSE map[string]bool) {
 	first := map[string]int{}
 	for i, r := range rs {
 		p := Path{"routes", i}
@@ -391,7 +391,7 @@ func (v validator) routes(rs []Route, upstreams, consumers, providers, mcpServer
 			v.add(p, "mcp: set it alone, without upstream or ai (an mcp route sends requests to its mcp_servers)")
 		}
 		if r.MCP != nil {
-			v.routeMCP(p.with("mcp"), r.MCP, mcpServers)
+			v.routeMCP(p.with("mcp"), r.MCP, mcpServers, legacySSE)
 		} else if r.AI != nil {
 			v.routeAI(p.with("ai"), r.AI, providers)
 		} else if r.Upstream != "" {

@@ -151,16 +151,27 @@ func withConsumer(h http.Handler) http.Handler {
 // mcpHandler builds an mcp route's terminal handler.
 func (gw *Gateway) mcpHandler(b *mcpBuild, rc config.Route) (*mcproute.Handler, error) {
 	m := rc.MCP
-	srv, ok := b.servers[m.Servers[0]]
-	if !ok {
-		return nil, fmt.Errorf("mcp server %q did not build", m.Servers[0])
+	var servers []mcproute.Server
+	for _, name := range m.Servers {
+		srv, ok := b.servers[name]
+		if !ok {
+			return nil, fmt.Errorf("mcp server %q did not build", name)
+		}
+		servers = append(servers, srv)
 	}
 	if b.sealer == nil {
 		return nil, fmt.Errorf("no session keys")
 	}
+	srv := servers[0]
+	var fed *mcproute.Federation
+	if len(servers) > 1 {
+		fed = &mcproute.Federation{Servers: servers, Separator: m.NameSeparator, Version: gw.version}
+		srv = mcproute.Server{Name: "*"}
+	}
 	rcfg := mcproute.Config{
 		Route:          rc.Name,
 		Server:         srv,
+		Federation:     fed,
 		Sealer:         b.sealer,
 		MaxPerConsumer: m.Session.MaxPerConsumer,
 		IdleTimeout:    m.Session.IdleTimeout.D(),
@@ -170,7 +181,7 @@ func (gw *Gateway) mcpHandler(b *mcpBuild, rc config.Route) (*mcproute.Handler, 
 		AllowedOrigins: m.AllowedOrigins,
 		KeepAlive:      m.KeepAlive.D(),
 		MaxBody:        int64(m.MaxBody),
-		Logger:         gw.log.With("route", rc.Name, "mcp_server", srv.Name),
+		Logger:         gw.log.With("route", rc.Name, "mcp_server", strings.Join(m.Servers, ",")),
 		OnSessions: func(delta int) {
 			gw.metrics.MCPSessions(rc.Name, srv.Name, delta)
 		},

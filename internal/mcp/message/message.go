@@ -261,3 +261,17 @@ func DecodeHeaderValue(v string) (string, bool) {
 	}
 	return string(b), true
 }
+
+// EncodeHeaderValue is DecodeHeaderValue's inverse: a value that is not
+// plain visible ASCII (or that would read as a sentinel, or has edge
+// spaces a header would lose) goes in the =?base64?...?= form.
+func EncodeHeaderValue(v string) string {
+	safe := !strings.HasPrefix(v, "=?base64?") && strings.TrimSpace(v) == v
+	for i := 0; safe && i < len(v); i++ {
+		safe = v[i] >= 0x20 && v[i] < 0x7f
+	}
+	if safe {
+		return v
+	}
+	return "=?base64?" + base64.StdEncoding.EncodeToString([]byte(v)) + "?="
+}

@@ -104,3 +104,20 @@ func TestDecodeHeaderValue(t *testing.T) {
 		}
 	}
 }
+
+func TestEncodeHeaderValue(t *testing.T) {
+	for _, v := range []string{"echo", "a b", "", " lead", "trail ", "ünï", "line\nbreak", "=?base64?eA==?=", "tab\there"} {
+		enc := EncodeHeaderValue(v)
+		for i := 0; i < len(enc); i++ {
+			if enc[i] < 0x20 || enc[i] >= 0x7f {
+				t.Fatalf("EncodeHeaderValue(%q) = %q: not header-safe", v, enc)
+			}
+		}
+		if got, ok := DecodeHeaderValue(enc); !ok || got != v {
+			t.Fatalf("DecodeHeaderValue(EncodeHeaderValue(%q)) = %q, %v", v, got, ok)
+		}
+	}
+	if got := EncodeHeaderValue("echo"); got != "echo" {
+		t.Fatalf("a plain name was encoded: %q", got)
+	}
+}

@@ -488,6 +488,12 @@ func (h *Handler) legacyEndpoint(r *http.Request, st *state, x *plugin.Exchange,
 // the backstop.
 func (h *Handler) ender(sess *sessionid.State) func() {
 	return func() {
+		if h.members != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			h.endLegs(ctx, sess)
+			return
+		}
 		leg := sess.Leg(h.cfg.Server.Name)
 		if leg == nil || leg.Upstream == "" || h.cfg.Server.SSE {
 			return

@@ -24,6 +24,7 @@
 package route
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -69,8 +70,11 @@ type Auth struct {
 
 // Config configures a Handler.
 type Config struct {
-	Route          string
+	Route string
+	// Server is the route's one server, proxied transparently; or
+	// Federation merges several into one.
 	Server         Server
+	Federation     *Federation
 	Sealer         *sessionid.Sealer
 	MaxPerConsumer int
 	IdleTimeout    time.Duration // default 30m
@@ -115,6 +119,9 @@ type Handler struct {
 
 	namesMu sync.RWMutex
 	names   map[string]struct{} // tool names seen in tools/list, for metric labels
+
+	members []*member // the federated servers; nil on a transparent route
+	sep     string    // the federation's name separator
 }
 
 // New returns the handler and starts its idle-session sweeper.
@@ -122,7 +129,12 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Sealer == nil {
 		return nil, errors.New("mcp route: no session sealer")
 	}
-	if (cfg.Server.Pool == nil) == (cfg.Server.Handler == nil) {
+	if cfg.Federation != nil {
+		if len(cfg.Federation.Servers) < 2 {
+			return nil, errors.New("mcp route: a federation needs at least two servers")
+		}
+		cfg.Server = Server{Name: "*"}
+	} else if (cfg.Server.Pool == nil) == (cfg.Server.Handler == nil) {
 		return nil, fmt.Errorf("mcp server %q: want exactly one of a pool and an in-process handler", cfg.Server.Name)
 	}
 	if cfg.IdleTimeout == 0 {
@@ -141,9 +153,16 @@ func New(cfg Config) (*Handler, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), names: map[string]struct{}{}}
-	if cfg.Server.Pool != nil {
+	switch {
+	case cfg.Federation != nil:
+		members, err := newMembers(cfg)
+		if err != nil {
+			return nil, err
+		}
+		h.members, h.sep = members, cmp.Or(cfg.Federation.Separator, DefaultSeparator)
+	case cfg.Server.Pool != nil:
 		h.rt = cfg.Server.Pool.Transport()
-	} else {
+	default:
 		h.rt = inproc{cfg.Server.Handler}
 	}
 	h.sessions = newSessions(cfg.MaxPerConsumer, cfg.IdleTimeout, cfg.OnSessions)
@@ -259,7 +278,7 @@ func (h *Handler) Wrap(next plugin.Handler) plugin.Handler {
 		}
 		if id != "" && r.Method != http.MethodOptions {
 			sess, err := h.cfg.Sealer.Open(h.cfg.Route, id)
-			if err != nil || time.Since(sess.IssuedAt()) > h.cfg.MaxLifetime || sess.Leg(h.cfg.Server.Name) == nil {
+			if err != nil || time.Since(sess.IssuedAt()) > h.cfg.MaxLifetime || !h.owns(sess) {
 				return &plugin.Error{Status: http.StatusNotFound, Code: codeNoSession,
 					Public: "session not found: it ended or expired, or was issued elsewhere; start a new one with initialize"}
 			}
@@ -292,6 +311,9 @@ func (h *Handler) readMessage(r *http.Request, st *state, m *plugin.MCP) error {
 	st.msg = msg
 	m.Kind, m.Method, m.Name, m.ArgBytes, m.ProtocolVersion = msg.Kind.String(), msg.Method, msg.Name, len(msg.Arguments), msg.ProtocolVersion
 	m.ID = msg.ID
+	if h.members != nil {
+		m.Server = h.ownerServer(&msg)
+	}
 	if v := r.Header.Get("Mcp-Protocol-Version"); v != "" && m.ProtocolVersion == "" {
 		m.ProtocolVersion = v
 	}
@@ -441,7 +463,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 			fmt.Sprintf("tool %q is not allowed for this caller", st.msg.Name), nil))
 	}
 	start := time.Now()
-	err := h.forward(w, r, st, x)
+	var err error
+	if h.members != nil {
+		err = h.federate(w, r, st, x)
+	} else {
+		err = h.forward(w, r, st, x)
+	}
 	if st.msg.Method == "tools/call" && st.msg.Kind == message.Request {
 		x.MCP.Duration = time.Since(start)
 		if x.MCP.Outcome == "" {
@@ -457,7 +484,7 @@ func (h *Handler) audit(x *plugin.Exchange, st *state, d time.Duration) {
 	h.log.Info("mcp tool call",
 		slog.String("request_id", x.RequestID),
 		slog.String("consumer", x.Consumer),
-		slog.String("server", h.cfg.Server.Name),
+		slog.String("server", x.MCP.Server),
 		slog.String("tool", st.msg.Name),
 		slog.Int("arg_bytes", len(st.msg.Arguments)),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
@@ -497,6 +524,15 @@ func (h *Handler) noteName(name string) {
 	h.namesMu.Lock()
 	h.names[name] = struct{}{}
 	h.namesMu.Unlock()
+}
+
+// owns reports whether sess is a session of this route's server (or, when
+// federated, of its servers).
+func (h *Handler) owns(sess *sessionid.State) bool {
+	if h.members != nil {
+		return len(sess.Legs) > 0
+	}
+	return sess.Leg(h.cfg.Server.Name) != nil
 }
 
 // Sessions returns the number of sessions open on this gateway.

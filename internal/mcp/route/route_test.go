@@ -28,7 +28,8 @@ import (
 type upstreamServer struct {
 	*httptest.Server
 	mu       sync.Mutex
-	sessions []string // Mcp-Session-Id of each POST
+	sessions []string // Mcp-Session-Id of each request
+	methods  []string // HTTP method of each request
 	hosts    []string
 	auth     []string
 }
@@ -79,12 +80,18 @@ func newMCPServer(name string, progress chan struct{}) *mcp.Server {
 
 func startUpstream(t *testing.T, name string, opts *mcp.StreamableHTTPOptions, progress chan struct{}) *upstreamServer {
 	t.Helper()
-	s := newMCPServer(name, progress)
+	return serve(t, newMCPServer(name, progress), opts)
+}
+
+// serve serves s over Streamable HTTP, recording what each request carried.
+func serve(t *testing.T, s *mcp.Server, opts *mcp.StreamableHTTPOptions) *upstreamServer {
+	t.Helper()
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, opts)
 	u := &upstreamServer{}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
 		u.sessions = append(u.sessions, r.Header.Get("Mcp-Session-Id"))
+		u.methods = append(u.methods, r.Method)
 		u.hosts = append(u.hosts, r.Host)
 		u.auth = append(u.auth, r.Header.Get("Authorization")+r.Header.Get("X-Api-Key"))
 		u.mu.Unlock()
