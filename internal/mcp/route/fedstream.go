@@ -52,7 +52,7 @@ func (h *Handler) fedGet(w http.ResponseWriter, r *http.Request, st *state, x *p
 				h.log.Warn("mcp server's stream did not open", "mcp_server", l.m.name, "error", err)
 				return
 			}
-			if c.resp.StatusCode != http.StatusOK || !strings.HasPrefix(c.resp.Header.Get("Content-Type"), "text/event-stream") {
+			if resume == "" && (c.resp.StatusCode != http.StatusOK || !strings.HasPrefix(c.resp.Header.Get("Content-Type"), "text/event-stream")) {
 				c.close() // 405: the server sends nothing unasked
 				return
 			}
@@ -62,6 +62,16 @@ func (h *Handler) fedGet(w http.ResponseWriter, r *http.Request, st *state, x *p
 		})
 	}
 	wg.Wait()
+	if resume != "" && len(calls) == 1 && calls[0].resp.StatusCode != http.StatusOK {
+		// The server's refusal of a resumption (409 while it still holds
+		// the stream, 404 for an unknown event id) is the client's to see.
+		c := calls[0]
+		defer c.close()
+		copyHeaders(w.Header(), c.resp.Header, responseHeaders)
+		w.WriteHeader(c.resp.StatusCode)
+		_, err := io.Copy(w, io.LimitReader(c.resp.Body, 64<<10))
+		return err
+	}
 	if len(calls) == 0 {
 		return &plugin.Error{Status: http.StatusMethodNotAllowed, Code: codeInvalid,
 			Public: "no server of this endpoint offers a stream", Header: http.Header{"Allow": {"GET, POST, DELETE"}}}
