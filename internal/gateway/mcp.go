@@ -166,7 +166,8 @@ func (gw *Gateway) mcpHandler(b *mcpBuild, rc config.Route) (*mcproute.Handler, 
 	var fed *mcproute.Federation
 	if len(servers) > 1 {
 		fed = &mcproute.Federation{Servers: servers, Separator: m.NameSeparator, Version: gw.version}
-		srv = mcproute.Server{Name: "*"}
+		srv = mcproute.Server{Name: "*"} // logs and metrics: every server
+
 	}
 	rcfg := mcproute.Config{
 		Route:          rc.Name,
@@ -181,10 +182,13 @@ func (gw *Gateway) mcpHandler(b *mcpBuild, rc config.Route) (*mcproute.Handler, 
 		AllowedOrigins: m.AllowedOrigins,
 		KeepAlive:      m.KeepAlive.D(),
 		MaxBody:        int64(m.MaxBody),
-		Logger:         gw.log.With("route", rc.Name, "mcp_server", strings.Join(m.Servers, ",")),
+		Logger:         gw.log.With("route", rc.Name),
 		OnSessions: func(delta int) {
 			gw.metrics.MCPSessions(rc.Name, srv.Name, delta)
 		},
+	}
+	if fed == nil {
+		rcfg.Logger = rcfg.Logger.With("mcp_server", srv.Name) // federated logs name each server themselves
 	}
 	if a := m.Auth; a != nil {
 		rcfg.Auth = &mcproute.Auth{Resource: a.Resource, AuthorizationServers: a.AuthorizationServers, Scopes: a.Scopes, ResourceName: a.ResourceName}

@@ -74,7 +74,7 @@ func newMembers(cfg Config) ([]*member, error) {
 		}
 		c := cfg
 		c.Server, c.Federation = s, nil
-		sub := &Handler{cfg: c, log: cfg.Logger.With("mcp_server", s.Name)}
+		sub := &Handler{cfg: c, log: cfg.Logger}
 		if s.Pool != nil {
 			sub.rt = s.Pool.Transport()
 		} else {
@@ -428,7 +428,7 @@ func mergeCaps(all []map[string]json.RawMessage) map[string]any {
 // mergeInstructions keeps every server's instructions, each under its
 // server's name (agentgateway #1346: a multiplexer that dropped them lost
 // what the servers told the model).
-func mergeInstructions(names []string, texts []string) string {
+func mergeInstructions(names []string, texts []string, sep string) string {
 	var b strings.Builder
 	for i, t := range texts {
 		if strings.TrimSpace(t) == "" {
@@ -437,7 +437,7 @@ func mergeInstructions(names []string, texts []string) string {
 		if b.Len() > 0 {
 			b.WriteString("\n\n")
 		}
-		fmt.Fprintf(&b, "Tools, prompts and resources of server %q are named with the prefix %q:\n%s", names[i], names[i], t)
+		fmt.Fprintf(&b, "Server %q (its tools and prompts are named %s%sNAME, its resources mcp://%s/URI):\n%s", names[i], names[i], sep, names[i], t)
 	}
 	return b.String()
 }
@@ -499,7 +499,7 @@ func (h *Handler) fedInitialize(w http.ResponseWriter, r *http.Request, st *stat
 		"capabilities":    mergeCaps(caps),
 		"serverInfo":      map[string]string{"name": "sluice", "title": "Sluice MCP gateway: " + h.cfg.Route, "version": h.cfg.Federation.Version},
 	}
-	if s := mergeInstructions(names, instructions); s != "" {
+	if s := mergeInstructions(names, instructions, h.sep); s != "" {
 		result["instructions"] = s
 	}
 	body, err := json.Marshal(result)
@@ -577,7 +577,7 @@ func (h *Handler) fedDiscover(w http.ResponseWriter, r *http.Request, st *state)
 		"capabilities":      mergeCaps(caps),
 		"serverInfo":        map[string]string{"name": "sluice", "title": "Sluice MCP gateway: " + h.cfg.Route, "version": h.cfg.Federation.Version},
 	}
-	if s := mergeInstructions(names, instructions); s != "" {
+	if s := mergeInstructions(names, instructions, h.sep); s != "" {
 		result["instructions"] = s
 	}
 	body, err := json.Marshal(result)
