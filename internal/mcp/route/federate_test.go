@@ -443,3 +443,39 @@ func mustParse(t *testing.T, s string) message.Message {
 	}
 	return m
 }
+
+// TestFederationModernStreams: a 2026 client's subscriptions/listen opens
+// every server's listen stream, merged into one, and a server's list
+// change reaches the client through it; completions route by prompt name.
+func TestFederationModernStreams(t *testing.T) {
+	complete := func(name string) func(context.Context, *mcp.CompleteRequest) (*mcp.CompleteResult, error) {
+		return func(ctx context.Context, req *mcp.CompleteRequest) (*mcp.CompleteResult, error) {
+			return &mcp.CompleteResult{Completion: mcp.CompletionResultDetails{Values: []string{name + ":" + req.Params.Ref.Name}}}, nil
+		}
+	}
+	alpha := fedServer("alpha", &mcp.ServerOptions{CompletionHandler: complete("alpha")})
+	beta := fedServer("beta", &mcp.ServerOptions{CompletionHandler: complete("beta")})
+	opts := &mcp.StreamableHTTPOptions{Stateless: true}
+	h := fedHandler(t, upstreamServerOf(t, "alpha", serve(t, alpha, opts)), upstreamServerOf(t, "beta", serve(t, beta, opts)))
+	changed := make(chan struct{}, 4)
+	cs := connect(t, gateway(t, h).URL, "2026-07-28", "agent", &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed <- struct{}{} },
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := cs.Complete(ctx, &mcp.CompleteParams{Ref: &mcp.CompleteReference{Type: "ref/prompt", Name: "beta__greet"}, Argument: mcp.CompleteParamsArgument{Name: "x", Value: "y"}})
+	if err != nil || len(res.Completion.Values) != 1 || res.Completion.Values[0] != "beta:greet" {
+		t.Fatalf("Complete(beta__greet) = %+v, %v; want beta's completion of its own greet", res, err)
+	}
+	mcp.AddTool(beta, &mcp.Tool{Name: "late"}, func(ctx context.Context, req *mcp.CallToolRequest, in echoIn) (*mcp.CallToolResult, echoOut, error) {
+		return nil, echoOut{}, nil
+	})
+	select {
+	case <-changed:
+	case <-ctx.Done():
+		t.Fatal("beta's tools/list_changed never reached the client through the merged listen stream")
+	}
+	if names := toolNames(t, cs); !slices.Contains(names, "beta__late") {
+		t.Fatalf("tools after the change: %v", names)
+	}
+}
