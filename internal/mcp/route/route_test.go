@@ -120,7 +120,7 @@ func pool(t *testing.T, urls ...string) *upstream.Pool {
 
 var testKeys = []string{"test-session-key-0123456789"}
 
-func newHandler(t *testing.T, cfg Config) *Handler {
+func newHandler(t testing.TB, cfg Config) *Handler {
 	t.Helper()
 	if cfg.Route == "" {
 		cfg.Route = "mcp"
