@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -173,5 +174,79 @@ routes:
 	}
 	if t.Failed() {
 		t.Logf("metrics:\n%s", grep(metrics, "sluice_mcp_"))
+	}
+}
+
+// TestStdioSurvivesReload: a reload that leaves a stdio server's entry as
+// it was keeps its processes, so open sessions go on; one that changes the
+// entry restarts it, and a new session works.
+func TestStdioSurvivesReload(t *testing.T) {
+	t.Parallel()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, status := freePort(t), freePort(t)
+	config := func(route, level string) string {
+		return `listeners: [{addr: ` + addr + `}]
+status: {addr: ` + status + `}
+mcp_servers:
+  - name: local
+    command: ["` + exe + `"]
+    env: {` + envStdioServer + `: "1", LEVEL: ` + level + `}
+routes:
+  - name: ` + route + `
+    match: {paths: ["/mcp"]}
+    mcp: {servers: [local]}
+`
+	}
+	path := writeFile(t, "reload.yaml", config("mcp", "info"))
+	var stdout, stderr syncWriter
+	in, err := start(source{name: path, path: path}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, stderr.String())
+	}
+	t.Cleanup(func() { in.shutdown() })
+	// The test drives reloads itself (wait, which watches the file, is
+	// not running) and counts them in the log.
+	applied := func(n int) {
+		in.reload("test", false)
+		if got := strings.Count(stdout.String()+stderr.String(), `"msg":"configuration applied"`); got != n {
+			t.Fatalf("%d configurations applied; want %d\n%s", got, n, stderr.String())
+		}
+	}
+	call := func(cs *mcp.ClientSession) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "hi"}})
+		if err == nil && res.IsError {
+			err = errors.New("tool error")
+		}
+		return err
+	}
+	cs, err := mcpConnect(t, "http://"+addr+"/mcp", "", "2025-11-25")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := call(cs); err != nil {
+		t.Fatal(err)
+	}
+	// A change elsewhere in the file: the stdio entry is as it was.
+	os.WriteFile(path, []byte(config("mcp", "info")+"\nconsumers: [{name: someone}]\n"), 0o600)
+	applied(2)
+	if err := call(cs); err != nil {
+		t.Fatalf("the session ended at a reload that left its server alone: %v", err)
+	}
+	os.WriteFile(path, []byte(config("mcp", "debug")), 0o600)
+	applied(3)
+	if err := call(cs); err == nil {
+		t.Fatal("a call on the old process's session succeeded after the server's entry changed; want it restarted")
+	}
+	cs2, err := mcpConnect(t, "http://"+addr+"/mcp", "", "2025-11-25")
+	if err != nil {
+		t.Fatalf("a new session after the restart: %v", err)
+	}
+	if err := call(cs2); err != nil {
+		t.Fatal(err)
 	}
 }

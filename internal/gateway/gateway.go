@@ -63,6 +63,11 @@ type Gateway struct {
 	// lives as long as the process so that reloads keep sessions.
 	sealerOnce   sync.Once
 	randomSealer *sessionid.Sealer
+
+	// stdio holds the running stdio MCP servers by configuration, shared
+	// by the generations that use them so a reload keeps their processes.
+	stdioMu sync.Mutex
+	stdio   map[string]*sharedStdio
 }
 
 // New returns a gateway with no configuration: it answers 503 until Apply

@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -114,29 +116,83 @@ func (gw *Gateway) mcpServer(g *generation, sc config.MCPServer, pools map[strin
 			srv.Path = "/mcp"
 		}
 	case len(sc.Command) > 0:
-		s, err := stdio.New(stdio.Config{
-			Name:            sc.Name,
-			Command:         sc.Command,
-			Env:             sc.Env,
-			Dir:             sc.Dir,
-			Mode:            sc.Stdio.Mode,
-			MaxProcesses:    sc.Stdio.MaxProcesses,
-			MaxPerConsumer:  sc.Stdio.MaxPerConsumer,
-			ShutdownTimeout: sc.Stdio.ShutdownTimeout.D(),
-			// Clients that vanish without DELETE must not hold processes
-			// forever; routes usually end idle sessions sooner.
-			IdleTimeout: mcproute.DefaultIdleTimeout,
-			Logger:      gw.log.With("mcp_server", sc.Name),
+		s, release, err := gw.stdioServer(sc, func() (*stdio.Server, error) {
+			return stdio.New(stdio.Config{
+				Name:            sc.Name,
+				Command:         sc.Command,
+				Env:             sc.Env,
+				Dir:             sc.Dir,
+				Mode:            sc.Stdio.Mode,
+				MaxProcesses:    sc.Stdio.MaxProcesses,
+				MaxPerConsumer:  sc.Stdio.MaxPerConsumer,
+				ShutdownTimeout: sc.Stdio.ShutdownTimeout.D(),
+				// Clients that vanish without DELETE must not hold processes
+				// forever; routes usually end idle sessions sooner.
+				IdleTimeout: mcproute.DefaultIdleTimeout,
+				Logger:      gw.log.With("mcp_server", sc.Name),
+			})
 		})
 		if err != nil {
 			return srv, err
 		}
-		g.onClose(s.Close)
+		g.onClose(release)
 		srv.Handler = withConsumer(s)
 	case sc.Builtin == "gateway":
 		srv.Handler = builtin.New(builtinSource{gw: gw, g: g}, gw.version)
 	}
 	return srv, nil
+}
+
+// sharedStdio is a stdio server and the generations using it.
+type sharedStdio struct {
+	srv  *stdio.Server
+	refs int
+}
+
+// stdioServer returns the running stdio server of an mcp_servers entry
+// whose configuration a reload left unchanged, or starts one. A reload
+// thus keeps its processes and their sessions (a stdio process is the
+// session's state: restarting it would end every session). release drops
+// the caller's reference; the last one stops the server.
+func (gw *Gateway) stdioServer(sc config.MCPServer, start func() (*stdio.Server, error)) (*stdio.Server, func() error, error) {
+	keyBytes, err := json.Marshal(sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	key := string(keyBytes)
+	gw.stdioMu.Lock()
+	defer gw.stdioMu.Unlock()
+	e := gw.stdio[key]
+	if e == nil {
+		s, err := start()
+		if err != nil {
+			return nil, nil, err
+		}
+		e = &sharedStdio{srv: s}
+		if gw.stdio == nil {
+			gw.stdio = map[string]*sharedStdio{}
+		}
+		gw.stdio[key] = e
+	}
+	e.refs++
+	var once sync.Once
+	release := func() error {
+		var err error
+		once.Do(func() {
+			gw.stdioMu.Lock()
+			e.refs--
+			last := e.refs == 0
+			if last {
+				delete(gw.stdio, key)
+			}
+			gw.stdioMu.Unlock()
+			if last {
+				err = e.srv.Close()
+			}
+		})
+		return err
+	}
+	return e.srv, release, nil
 }
 
 // withConsumer tells a stdio server who the caller is, for its
