@@ -104,3 +104,27 @@ func TestDecodeHeaderValue(t *testing.T) {
 		}
 	}
 }
+
+func TestEncodeHeaderValue(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		{"", ""},
+		{"echo", "echo"},
+		{"file:///a b.txt", "file:///a b.txt"},
+		{"héllo", "=?base64?aMOpbGxv?="},
+		{" lead", "=?base64?IGxlYWQ=?="},
+		{"trail\t", "=?base64?dHJhaWwJ?="},
+		{"a\nb", "=?base64?YQpi?="},
+		{"=?base64?aGk=?=", "=?base64?PT9iYXNlNjQ/YUdrPT89?="}, // would decode to "hi"
+	}
+	for _, tt := range tests {
+		got := EncodeHeaderValue(tt.in)
+		if got != tt.want {
+			t.Errorf("EncodeHeaderValue(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+		if back, ok := DecodeHeaderValue(got); !ok || back != tt.in {
+			t.Errorf("DecodeHeaderValue(EncodeHeaderValue(%q)) = %q, %v", tt.in, back, ok)
+		}
+	}
+}
