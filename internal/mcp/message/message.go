@@ -262,13 +262,20 @@ func DecodeHeaderValue(v string) (string, bool) {
 	return string(b), true
 }
 
-// EncodeHeaderValue is DecodeHeaderValue's inverse: a value that is not
-// plain visible ASCII (or that would read as a sentinel, or has edge
-// spaces a header would lose) goes in the =?base64?...?= form.
+// EncodeHeaderValue is DecodeHeaderValue's inverse: it returns v as is when
+// it is header-safe, and in the =?base64?...?= sentinel form otherwise:
+// when it has a character outside visible ASCII and space, has leading or
+// trailing white space, or itself looks like a sentinel (it would be
+// decoded). This is the rule of the 2026 spec's Mcp-Name and Mcp-Param-*
+// headers (SEP-2243), as the go-sdk applies it.
 func EncodeHeaderValue(v string) string {
-	safe := !strings.HasPrefix(v, "=?base64?") && strings.TrimSpace(v) == v
+	if v == "" {
+		return v
+	}
+	safe := v[0] != ' ' && v[0] != '\t' && v[len(v)-1] != ' ' && v[len(v)-1] != '\t' &&
+		!(strings.HasPrefix(v, "=?base64?") && strings.HasSuffix(v, "?="))
 	for i := 0; safe && i < len(v); i++ {
-		safe = v[i] >= 0x20 && v[i] < 0x7f
+		safe = v[i] >= 0x20 && v[i] <= 0x7E
 	}
 	if safe {
 		return v

@@ -16,7 +16,11 @@
 //     on tools/call with a JSON-RPC error;
 //   - idle SSE streams get keep-alive comments between events;
 //   - the legacy HTTP+SSE transport's endpoint event is rewritten to the
-//     gateway's own URL.
+//     gateway's own URL;
+//   - where the two sides cannot talk directly, the gateway translates:
+//     an initialize-era client in front of a 2026-only server
+//     (translate.go), a legacy HTTP+SSE client in front of any other
+//     server (legacy.go).
 //
 // The request body is parsed once, before the route's plugins run
 // (Handler.Wrap), into Exchange.MCP, so limits and logs key on the MCP
@@ -122,6 +126,8 @@ type Handler struct {
 
 	members []*member // the federated servers; nil on a transparent route
 	sep     string    // the federation's name separator
+
+	era era // protocol-era translation (translate.go, legacy.go)
 }
 
 // New returns the handler and starts its idle-session sweeper.
@@ -164,6 +170,9 @@ func New(cfg Config) (*Handler, error) {
 		h.rt = cfg.Server.Pool.Transport()
 	default:
 		h.rt = inproc{cfg.Server.Handler}
+	}
+	if h.members == nil {
+		h.rt = eraTransport{h: h, next: h.rt} // era translation (translate.go)
 	}
 	h.sessions = newSessions(cfg.MaxPerConsumer, cfg.IdleTimeout, cfg.OnSessions)
 	if cfg.Auth != nil {
@@ -276,6 +285,9 @@ func (h *Handler) Wrap(next plugin.Handler) plugin.Handler {
 		if h.cfg.Server.SSE {
 			id = r.URL.Query().Get("session")
 		}
+		if id == "" {
+			id = r.URL.Query().Get("session") // a legacy HTTP+SSE client of any server (legacy.go)
+		}
 		if id != "" && r.Method != http.MethodOptions {
 			sess, err := h.cfg.Sealer.Open(h.cfg.Route, id)
 			if err != nil || time.Since(sess.IssuedAt()) > h.cfg.MaxLifetime || !h.owns(sess) {
@@ -319,6 +331,9 @@ func (h *Handler) readMessage(r *http.Request, st *state, m *plugin.MCP) error {
 	}
 	if h.cfg.Server.SSE {
 		return nil // the legacy transport has no routing headers
+	}
+	if isLegacyPost(r) {
+		return nil // nor has it in front of any other server (legacy.go)
 	}
 	return checkHeaders(r.Header, &msg)
 }
@@ -446,6 +461,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 			return &plugin.Error{Status: http.StatusNotFound, Code: codeNoSession,
 				Public: "session expired after being idle; start a new one with initialize"}
 		}
+	}
+	// Era translation (translate.go, legacy.go): a legacy client of a
+	// 2026-only server, a legacy HTTP+SSE client of any other server.
+	if done, err := h.translate(w, r, st, x); done {
+		return err
 	}
 	if r.Method == http.MethodDelete && st.sess != nil && !h.cfg.Server.SSE {
 		if leg := st.sess.Leg(h.cfg.Server.Name); leg != nil && leg.Upstream == "" {

@@ -578,6 +578,10 @@ func TestKeepAliveAndHost(t *testing.T) {
 	req, _ := http.NewRequest("GET", gw.URL, nil)
 	req.Host = "public.example.com"
 	req.Header.Set("Accept", "text/event-stream")
+	// A session's GET stream: without a session it would open a legacy
+	// HTTP+SSE stream (legacy.go).
+	sid, _ := h.cfg.Sealer.Seal("mcp", &sessionid.State{ID: "k", Issued: time.Now().Unix(), Legs: []sessionid.Leg{{Server: "s", Upstream: "u"}}})
+	req.Header.Set("Mcp-Session-Id", sid)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

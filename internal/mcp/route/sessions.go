@@ -132,6 +132,14 @@ func (s *sessions) sweep(now time.Time) []*sessionid.State {
 	return ends
 }
 
+// has reports whether the session is open (not ended or expired).
+func (s *sessions) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.m[id]
+	return ok
+}
+
 // len returns the number of open sessions.
 func (s *sessions) len() int {
 	s.mu.Lock()

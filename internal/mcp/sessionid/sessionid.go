@@ -32,7 +32,7 @@ type Leg struct {
 	Server   string `json:"s"`           // the mcp_servers entry
 	Target   string `json:"t,omitempty"` // the upstream target that holds the session
 	Upstream string `json:"u,omitempty"` // the upstream's own Mcp-Session-Id, "" if it minted none
-	Version  string `json:"v,omitempty"` // the protocol version this leg negotiated, when it differs from the session's
+	Version  string `json:"v,omitempty"` // the protocol version spoken with this server, "" when it is the session's
 }
 
 // State is what a session id carries.
