@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -62,6 +63,9 @@ type conn struct {
 	nc         net.Conn
 	remoteAddr string
 	localAddr  net.Addr
+	// raw is nc's socket when nc is a plain TCP or Unix connection, for
+	// awaitReadable; nil otherwise (a wrapper may hold bytes of its own).
+	raw syscall.RawConn
 
 	rbuf []byte
 	r, w int
@@ -131,8 +135,46 @@ func newConn(sh *connShared, nc net.Conn) *conn {
 		c.remoteAddr = ra.String()
 	}
 	c.localAddr = nc.LocalAddr()
+	switch sc := nc.(type) {
+	case *net.TCPConn:
+		c.raw, _ = sc.SyscallConn()
+	case *net.UnixConn:
+		c.raw, _ = sc.SyscallConn()
+	}
 	c.setState(stateNew)
 	return c
+}
+
+// unpark gives the connection its write buffers (see park). Every path
+// that writes calls it first.
+func (c *conn) unpark() {
+	if c.bw == nil {
+		if v := bwPool.Get(); v != nil {
+			c.bw = v.(*bufio.Writer)
+			c.bw.Reset(connWriter{c})
+		} else {
+			c.bw = bufio.NewWriterSize(connWriter{c}, writeBufSize)
+		}
+	}
+	if c.pend == nil {
+		c.pend = pendPool.Get().(*[pendSize]byte)[:0]
+	}
+}
+
+// park returns the write buffers to their pools while they hold nothing.
+// A streamed response (SSE) is flushed after each event and may then idle
+// for minutes: without this every idle stream would keep 6 KiB of empty
+// buffers for its whole life.
+func (c *conn) park() {
+	if c.bw != nil && c.bw.Buffered() == 0 {
+		c.bw.Reset(nil)
+		bwPool.Put(c.bw)
+		c.bw = nil
+	}
+	if len(c.pend) == 0 && cap(c.pend) == pendSize {
+		pendPool.Put((*[pendSize]byte)(c.pend[:pendSize]))
+		c.pend = nil
+	}
 }
 
 func (c *conn) setState(st connState) {
@@ -150,13 +192,7 @@ func (c *conn) getState() (connState, int64) {
 
 func (c *conn) serve() {
 	c.rbuf = rbufPool.Get().(*[readBufSize]byte)[:]
-	c.pend = pendPool.Get().(*[pendSize]byte)[:0]
-	if v := bwPool.Get(); v != nil {
-		c.bw = v.(*bufio.Writer)
-		c.bw.Reset(connWriter{c})
-	} else {
-		c.bw = bufio.NewWriterSize(connWriter{c}, writeBufSize)
-	}
+	c.unpark()
 	defer c.close()
 	defer func() {
 		// A bug of this package must not take the process down; net/http's
@@ -495,6 +531,7 @@ func (c *conn) armBG(ctx *reqCtx, clearDeadline bool) {
 
 func (c *conn) backgroundRead() {
 	for range c.bgStart {
+		c.awaitReadable()
 		n, err := c.nc.Read(c.rbuf[c.w:])
 		if err != nil && !c.bgAborting.Load() {
 			// EOF, reset, a deadline the handler set, or Close: the
@@ -572,6 +609,7 @@ func (c *conn) serveExchange(ex *exchange) bool {
 		// Close without finishing the response; take the body back first
 		// so no reader is left in the buffer when it is recycled.
 		w.disableWriteContinue()
+		c.unpark()
 		_ = c.bw.Flush() // what the handler wrote, truncated, as net/http does
 		_ = c.nc.Close()
 		ex.body.done(false)
@@ -615,6 +653,7 @@ func (c *conn) callHandler(h http.Handler, w *response, r *http.Request) (panick
 func (c *conn) close() {
 	c.settleBG()
 	if !c.hijacked.Load() {
+		c.unpark()
 		_ = c.bw.Flush() // what a panicking handler wrote before its panic (net/http's finalFlush)
 		_ = c.nc.Close()
 		if c.bgArmed {
@@ -644,6 +683,7 @@ func (c *conn) close() {
 // unread would make the kernel send RST, which can destroy the response
 // before the client reads it (net/http sleeps for the same reason).
 func (c *conn) closeWriteAndWait() {
+	c.unpark()
 	_ = c.bw.Flush()
 	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()

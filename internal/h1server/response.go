@@ -459,6 +459,7 @@ func (w *response) write(n int, p []byte, s string) (int, error) {
 		}
 		return 0, http.ErrHijacked
 	}
+	c.unpark()
 	if w.canWriteContinue.Load() {
 		w.disableWriteContinue()
 	}
@@ -591,10 +592,12 @@ func (w *response) FlushError() error {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	w.c.unpark()
 	w.flushPend()
 	if err := w.c.bw.Flush(); err != nil {
 		return err
 	}
+	w.c.park() // until the next write: a stream may idle now
 	return w.c.werr
 }
 
@@ -618,6 +621,7 @@ func (w *response) finish() bool {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	w.c.unpark()
 	w.flushPend()
 	c := w.c
 	bw := c.bw
@@ -727,6 +731,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, http.ErrHijacked
 	}
 	w.disableWriteContinue()
+	c.unpark()
 	if w.wroteHeader {
 		w.flushPend()
 	}

@@ -432,3 +432,18 @@ func (p *Pool) Close() {
 	}
 	p.transport.CloseIdleConnections()
 }
+
+// Target returns the pool's target whose String is s, or nil. Unlike a
+// search of Targets it copies nothing: the MCP route looks up a session's
+// target on every request of the session.
+func (p *Pool) Target(s string) *Target {
+	for _, t := range p.targets {
+		if t.str == s {
+			return t
+		}
+	}
+	return nil
+}
+
+// Len returns the number of targets.
+func (p *Pool) Len() int { return len(p.targets) }

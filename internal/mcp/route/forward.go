@@ -3,11 +3,14 @@ package route
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -65,7 +68,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, st *state, x *
 	}
 	attempts := 1
 	if newSession && h.cfg.Server.Pool != nil {
-		attempts = min(len(h.cfg.Server.Pool.Targets()), 3)
+		attempts = min(h.cfg.Server.Pool.Len(), 3)
 	}
 	var tried []*upstream.Target
 	var lastErr error
@@ -134,10 +137,8 @@ func (h *Handler) target(leg *sessionid.Leg, tried []*upstream.Target) (*upstrea
 		return nil, &url.URL{Scheme: "http", Host: "mcp.invalid"}, nil
 	}
 	if leg != nil && leg.Target != "" && leg.Target != inprocTarget {
-		for _, t := range pool.Targets() {
-			if t.String() == leg.Target {
-				return t, t.URL(), nil
-			}
+		if t := pool.Target(leg.Target); t != nil {
+			return t, t.URL(), nil
 		}
 		return nil, nil, &plugin.Error{Status: http.StatusNotFound, Code: codeNoSession,
 			Public: "session not found: its server replica is no longer configured; start a new session with initialize"}
@@ -178,26 +179,46 @@ func (h *Handler) outRequest(r *http.Request, st *state, base *url.URL, leg *ses
 	for k, vs := range h.cfg.Server.Header {
 		out.Header[k] = vs
 	}
+	// The values the gateway sets share one backing array, each capped at
+	// its length so an append copies: one allocation instead of one per
+	// Header.Set. The keys are canonical already.
+	vals := make([]string, 0, 4)
+	set := func(k, v string) {
+		vals = append(vals, v)
+		out.Header[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
 	if leg != nil && leg.Upstream != "" && !h.cfg.Server.SSE {
-		out.Header.Set("Mcp-Session-Id", leg.Upstream)
+		set("Mcp-Session-Id", leg.Upstream)
 	}
 	x := plugin.ExchangeOf(r)
 	if x.ClientIP.IsValid() {
-		out.Header.Set("X-Forwarded-For", x.ClientIP.String())
+		set("X-Forwarded-For", x.ClientIP.String())
 	}
-	out.Header.Set("X-Forwarded-Host", r.Host)
+	set("X-Forwarded-Host", r.Host)
 	proto := "http"
 	if r.TLS != nil {
 		proto = "https"
 	}
-	out.Header.Set("X-Forwarded-Proto", proto)
+	set("X-Forwarded-Proto", proto)
 	if r.Method == http.MethodPost {
-		out.Body = io.NopCloser(bytes.NewReader(st.body))
+		out.Body = newBodyReader(st.body)
 		out.ContentLength = int64(len(st.body))
-		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(st.body)), nil }
+		out.GetBody = func() (io.ReadCloser, error) { return newBodyReader(st.body), nil }
 	}
 	return out
 }
+
+// bodyReader is a request body read from memory: io.NopCloser and a
+// bytes.Reader in one allocation.
+type bodyReader struct{ bytes.Reader }
+
+func newBodyReader(b []byte) *bodyReader {
+	r := &bodyReader{}
+	r.Reset(b)
+	return r
+}
+
+func (*bodyReader) Close() error { return nil }
 
 func headerNames(h http.Header, prefix string) []string {
 	var out []string
@@ -270,7 +291,7 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, x *pl
 		return err
 	default:
 		if resp.ContentLength >= 0 {
-			hdr.Set("Content-Length", fmt.Sprint(resp.ContentLength))
+			hdr["Content-Length"] = []string{strconv.FormatInt(resp.ContentLength, 10)}
 		}
 		w.WriteHeader(status)
 		if st.msg.Method == "tools/call" {
@@ -296,6 +317,14 @@ func inspects(method string) bool { return method == "tools/list" || method == "
 // one SSE event's data) and returns it, filtered if it is a tools/list
 // result with tools the caller may not see.
 func (h *Handler) inspect(data []byte, st *state, x *plugin.Exchange) []byte {
+	if st.msg.Method == "tools/call" {
+		if outcome, sure := callOutcome(data, st.msg.ID); sure {
+			if outcome != "" {
+				x.MCP.Outcome = outcome
+			}
+			return data
+		}
+	}
 	m, err := message.Parse(data)
 	if err != nil || m.Kind != message.Response || !bytes.Equal(m.ID, st.msg.ID) {
 		return data
@@ -324,6 +353,102 @@ func (h *Handler) inspect(data []byte, st *state, x *plugin.Exchange) []byte {
 		return append(b, '}')
 	}
 	return data
+}
+
+// callOutcome reads the outcome of a tools/call from its answer without
+// decoding it: a decode with message.Parse cost as much as the parse of
+// the request, on every call, only to find "error" and "result.isError".
+// It scans the top level of the answer and of its result, as Parse and
+// jsonobj.Member would read them. It is sure of its answer only for the
+// plain shape every SDK sends (the members jsonrpc "2.0", id, and one of
+// result and error, each once, with unescaped keys); anything else returns
+// sure false, and the caller parses. outcome is "" when data answers
+// another request or is no valid response at all, as with Parse.
+func callOutcome(data, id []byte) (outcome string, sure bool) {
+	if !json.Valid(data) {
+		return "", true // Parse fails: no outcome
+	}
+	i := jsonobj.SkipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return "", true // not an object: Parse fails
+	}
+	var version bool
+	var rid, result, rerr []byte
+	for key, value := range members(data, i) {
+		switch string(key) {
+		case "jsonrpc":
+			if version || string(value) != `"2.0"` {
+				return "", false
+			}
+			version = true
+		case "id":
+			if rid != nil {
+				return "", false
+			}
+			rid = value
+		case "result":
+			if result != nil || string(value) == "null" {
+				return "", false
+			}
+			result = value
+		case "error":
+			if rerr != nil || string(value) == "null" {
+				return "", false
+			}
+			rerr = value
+		default:
+			return "", false
+		}
+	}
+	if !version || rid == nil || (result == nil) == (rerr == nil) {
+		return "", false
+	}
+	if !bytes.Equal(rid, id) {
+		return "", true // another message's answer
+	}
+	if rerr != nil {
+		return plugin.MCPError, true
+	}
+	if result[0] != '{' {
+		return plugin.MCPOK, true
+	}
+	for key, value := range members(result, 0) {
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return "", false // an escaped key might spell isError
+		}
+		if string(key) == "isError" {
+			if string(value) == "true" {
+				return plugin.MCPToolError, true
+			}
+			return plugin.MCPOK, true // the first one counts, as in jsonobj.Member
+		}
+	}
+	return plugin.MCPOK, true
+}
+
+// members yields the raw key (quotes stripped, escapes kept) and raw value
+// of each member of the object at data[i], which must be valid JSON.
+func members(data []byte, i int) iter.Seq2[[]byte, []byte] {
+	return func(yield func(key, value []byte) bool) {
+		i++ // the '{'
+		for {
+			i = jsonobj.SkipSpace(data, i)
+			if i >= len(data) || data[i] == '}' {
+				return
+			}
+			if data[i] == ',' {
+				i = jsonobj.SkipSpace(data, i+1)
+			}
+			end := jsonobj.SkipString(data, i)
+			key := data[i+1 : end-1]
+			i = jsonobj.SkipSpace(data, jsonobj.SkipSpace(data, end)+1) // past the colon
+			vend := jsonobj.SkipValue(data, i)
+			if !yield(key, data[i:vend]) {
+				return
+			}
+			i = vend
+		}
+	}
 }
 
 // cut ends a relay that failed after the answer started: the connection is
@@ -384,12 +509,27 @@ func (h *Handler) relaySSE(w http.ResponseWriter, r *http.Request, st *state, x 
 		}
 	}()
 	fr := newFramer(resp.Body, int(h.cfg.MaxBody)+4096)
+	defer fr.release()
 	watch := st.msg.Kind == message.Request && inspects(st.msg.Method)
+	// Events are flushed only when the stream has nothing more at hand:
+	// an answer read together with the stream's end (a POST's usual case)
+	// leaves in one write with the end of the response, not in two, and
+	// each write to the client can cost a wake-up.
+	held := false
 	for {
+		if held && !fr.ready() {
+			if err := out.flush(); err != nil {
+				return nil // the client went away
+			}
+			held = false
+		}
 		raw, data, err := fr.next()
 		if err != nil {
 			if err == io.EOF {
-				return nil
+				return nil // what is held goes out as the response ends
+			}
+			if held {
+				_ = out.flush() // the events before the failure, as they came
 			}
 			if r.Context().Err() != nil {
 				return nil
@@ -419,9 +559,10 @@ func (h *Handler) relaySSE(w http.ResponseWriter, r *http.Request, st *state, x 
 				raw = reframe(raw, nd)
 			}
 		}
-		if err := out.write(raw); err != nil {
+		if err := out.put(raw); err != nil {
 			return nil // the client went away: the request context cancels upstream
 		}
+		held = true
 	}
 }
 
@@ -523,7 +664,7 @@ func (h *Handler) ender(sess *sessionid.State) func() {
 type keepAlive struct {
 	mu     sync.Mutex
 	w      http.ResponseWriter
-	rc     *http.ResponseController
+	rc     http.ResponseController // a value: one allocation less per stream
 	every  time.Duration
 	last   time.Time
 	timer  *time.Timer
@@ -533,7 +674,7 @@ type keepAlive struct {
 var keepAliveComment = []byte(": keep-alive\n\n")
 
 func newKeepAlive(w http.ResponseWriter, every time.Duration) *keepAlive {
-	k := &keepAlive{w: w, rc: http.NewResponseController(w), every: every, last: time.Now()}
+	k := &keepAlive{w: w, rc: *http.NewResponseController(w), every: every, last: time.Now()}
 	k.timer = time.AfterFunc(every, k.tick)
 	return k
 }
@@ -562,6 +703,17 @@ func (k *keepAlive) write(p []byte) error {
 	}
 	k.last = time.Now()
 	return k.rc.Flush()
+}
+
+// put writes p without flushing it; the caller flushes before it waits.
+func (k *keepAlive) put(p []byte) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, err := k.w.Write(p); err != nil {
+		return err
+	}
+	k.last = time.Now()
+	return nil
 }
 
 func (k *keepAlive) flush() error {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync"
 )
 
 // framer splits a text/event-stream into events without changing a byte:
@@ -14,6 +15,7 @@ import (
 // at an event's data to filter tools/list or note a tool call's outcome.
 // Keep-alive comments are only ever written between two events.
 type framer struct {
+	src     io.Reader
 	br      *bufio.Reader
 	max     int
 	raw     []byte
@@ -24,10 +26,74 @@ type framer struct {
 // errEventTooLarge ends a stream whose event exceeds the limit.
 var errEventTooLarge = errors.New("SSE event exceeds the size limit")
 
+// framers are reused: a framer with its buffers was a tenth of the
+// allocations of an SSE tool call. Their readers have a pool of their own,
+// since a framer lets go of its reader while it waits (see wait).
+var (
+	framers      = sync.Pool{New: func() any { return &framer{} }}
+	frameReaders = sync.Pool{New: func() any {
+		// bufio's default 4 KiB; lines longer than it are read across
+		// refills.
+		return bufio.NewReader(nil)
+	}}
+)
+
 func newFramer(r io.Reader, max int) *framer {
-	// bufio's default 4 KiB: an idle stream holds this buffer for its
-	// whole life, and lines longer than it are read across refills.
-	return &framer{br: bufio.NewReader(r), max: max}
+	f := framers.Get().(*framer)
+	f.src = r
+	f.br = frameReaders.Get().(*bufio.Reader)
+	f.br.Reset(r)
+	f.max = max
+	return f
+}
+
+// release returns f to the pool; what next returned is invalid after it.
+func (f *framer) release() {
+	f.src = nil
+	f.br.Reset(nil)
+	frameReaders.Put(f.br)
+	f.br = nil
+	if cap(f.raw) > 64<<10 {
+		f.raw = nil // one large event must not pin its buffer in the pool
+	}
+	if cap(f.data) > 64<<10 {
+		f.data = nil
+	}
+	framers.Put(f)
+}
+
+// waiter is a stream source that can wait for its next bytes without a
+// read buffer (upstream/h1's bodies).
+type waiter interface {
+	Ready() bool
+	Wait()
+}
+
+// wait blocks, when nothing is buffered and the source can say, until the
+// source has bytes at hand, with the framer's reader back in its pool
+// meanwhile and the source holding none either: an idle stream then keeps
+// no read buffer at all, 8 KiB less per stream.
+func (f *framer) wait() {
+	w, ok := f.src.(waiter)
+	if !ok || w.Ready() {
+		return
+	}
+	f.br.Reset(nil)
+	frameReaders.Put(f.br)
+	w.Wait()
+	f.br = frameReaders.Get().(*bufio.Reader)
+	f.br.Reset(f.src)
+}
+
+// ready reports whether next has bytes (or the stream's end) at hand, so
+// that it will not wait for the server. Only a source that says so
+// (upstream/h1's bodies) counts beyond the framer's own buffer.
+func (f *framer) ready() bool {
+	if f.br.Buffered() > 0 {
+		return true
+	}
+	w, ok := f.src.(waiter)
+	return ok && w.Ready()
 }
 
 // next returns the next event's raw bytes (through its blank line) and its
@@ -68,27 +134,48 @@ func (f *framer) next() (raw, data []byte, err error) {
 }
 
 // line appends the next line, terminator included, to f.raw and returns it.
-// A lone CR also ends a line, as the SSE grammar allows.
+// A lone CR also ends a line, as the SSE grammar allows. It copies what is
+// buffered up to the line's end in one go (reading byte by byte was most
+// of the framer's cost).
 func (f *framer) line() ([]byte, error) {
 	start := len(f.raw)
 	for {
-		b, err := f.br.ReadByte()
-		if err != nil {
-			return f.raw[start:], err
+		if f.br.Buffered() == 0 {
+			f.wait()
+			if _, err := f.br.Peek(1); err != nil {
+				return f.raw[start:], err
+			}
 		}
-		f.raw = append(f.raw, b)
+		buf, _ := f.br.Peek(f.br.Buffered())
+		end := bytes.IndexByte(buf, '\n')
+		seg := buf
+		if end >= 0 {
+			seg = buf[:end]
+		}
+		if cr := bytes.IndexByte(seg, '\r'); cr >= 0 {
+			end = cr // a CR first ends the line: alone, or as CRLF's first half
+		}
+		if end < 0 {
+			f.raw = append(f.raw, buf...)
+			f.br.Discard(len(buf))
+			if len(f.raw) > f.max {
+				return nil, errEventTooLarge
+			}
+			continue
+		}
+		f.raw = append(f.raw, buf[:end+1]...)
+		f.br.Discard(end + 1)
 		if len(f.raw) > f.max {
 			return nil, errEventTooLarge
 		}
-		switch b {
-		case '\n':
-			return f.raw[start:], nil
-		case '\r':
+		if buf[end] == '\r' {
+			// buf is invalid after Discard; peek again for CRLF's LF,
+			// which may come with the next read.
 			if nb, err := f.br.Peek(1); err == nil && nb[0] == '\n' {
-				f.br.ReadByte()
+				f.br.Discard(1)
 				f.raw = append(f.raw, '\n')
 			}
-			return f.raw[start:], nil
 		}
+		return f.raw[start:], nil
 	}
 }

@@ -72,6 +72,37 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Ready reports whether Read would return without waiting for the
+// upstream: bytes are buffered, or the body has ended or failed. A relay
+// uses it to hold back a flush while more of a stream is at hand.
+func (b *body) Ready() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed || b.err != nil || (b.mode == modeFixed && b.n == 0) || b.br.Buffered() > 0
+}
+
+// Wait blocks until Ready, holding no read buffer meanwhile: the
+// connection's buffer goes back to a pool while nothing is in it. A relay
+// calls it before a Read that may wait long (an SSE stream between
+// events), so that an idle stream keeps no buffer for its whole life; the
+// caller can let go of its own buffer too. It returns at once when the
+// connection is not a plain socket, and early when the body is closed or
+// the request's context ends (the next Read reports those).
+func (b *body) Wait() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || b.err != nil || (b.mode == modeFixed && b.n == 0) || b.br.Buffered() > 0 || !b.c.canPark() {
+		return
+	}
+	c := b.c
+	c.br.Reset(nil)
+	readers.Put(c.br)
+	c.br, b.br = nil, nil
+	c.awaitReadable()
+	c.br = newReader(c.nc)
+	b.br = c.br
+}
+
 func (b *body) read(p []byte) (int, error) {
 	switch b.mode {
 	case modeFixed:

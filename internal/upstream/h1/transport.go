@@ -102,6 +102,15 @@ type hostPool struct {
 
 var bufWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufferSize) }}
 
+// readers holds the read buffers of connections whose body waits (Wait).
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+func newReader(nc net.Conn) *bufio.Reader {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(nc)
+	return br
+}
+
 // Supports reports whether RoundTrip can carry req; the caller falls back to
 // net/http's Transport otherwise. It is false for: a URL scheme other than
 // "http", CONNECT, upgrade requests (a Connection: upgrade token or an Upgrade
@@ -485,7 +494,7 @@ type conn struct {
 var aLongTimeAgo = time.Unix(1, 0)
 
 func newConn(nc net.Conn, addr string) *conn {
-	c := &conn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize), addr: addr}
+	c := &conn{nc: nc, br: newReader(nc), addr: addr}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
 	}
