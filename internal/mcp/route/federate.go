@@ -799,7 +799,10 @@ func (h *Handler) fedCall(w http.ResponseWriter, r *http.Request, st *state, x *
 		return rpcError(w, st, message.CodeUnavailable, "MCP server %q is unreachable", m.name)
 	}
 	defer c.close()
-	x.Target = c.m.name
+	x.Target = inprocTarget
+	if c.target != nil {
+		x.Target = c.target.Host()
+	}
 	return h.fedRelay(w, r, st, x, c)
 }
 
