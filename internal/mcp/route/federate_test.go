@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -478,4 +479,43 @@ func TestFederationModernStreams(t *testing.T) {
 	if names := toolNames(t, cs); !slices.Contains(names, "beta__late") {
 		t.Fatalf("tools after the change: %v", names)
 	}
+}
+
+// FuzzFederatedEvent feeds arbitrary events through a federated route's
+// rewriting: it must never panic, must keep an event an event, and must
+// keep JSON data JSON.
+func FuzzFederatedEvent(f *testing.F) {
+	f.Add("id: 9\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"roots/list\"}\n\n")
+	f.Add("data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/resources/updated\",\"params\":{\"uri\":\"file:///x\"}}\n\n")
+	f.Add("data: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"contents\":[{\"uri\":\"file:///x\"}]}}\n\n")
+	f.Add("id: 0\ndata:\nretry: 500\n\n")
+	f.Add(": keep-alive\n\n")
+	f.Add("data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\"}\n\n")
+	h := &Handler{members: []*member{{name: "alpha"}}, sep: "__"}
+	st := &state{msg: message.Message{Kind: message.Request, ID: []byte("5"), Method: "resources/read"}}
+	f.Fuzz(func(t *testing.T, in string) {
+		fr := newFramer(strings.NewReader(in), 1<<16)
+		var once sync.Once
+		for {
+			raw, data, err := fr.next()
+			if err != nil {
+				return
+			}
+			x := &plugin.Exchange{MCP: &plugin.MCP{}}
+			out := h.fedEvent("alpha", raw, data, st, x, true, &once)
+			if out == nil {
+				continue
+			}
+			if len(bytes.TrimSpace(raw)) > 0 && !bytes.HasSuffix(out, []byte("\n\n")) {
+				t.Fatalf("fedEvent(%q) = %q: not one event", raw, out)
+			}
+			_, odata, err := newFramer(bytes.NewReader(out), 1<<17).next()
+			if err != nil {
+				t.Fatalf("fedEvent(%q) = %q: unreadable: %v", raw, out, err)
+			}
+			if json.Valid(data) && !json.Valid(odata) {
+				t.Fatalf("fedEvent(%q) = %q: JSON data became invalid", raw, out)
+			}
+		}
+	})
 }
