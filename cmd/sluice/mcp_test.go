@@ -185,9 +185,11 @@ func TestMCPGatewayExample(t *testing.T) {
 	if t.Failed() {
 		t.Logf("metrics:\n%s", grep(metrics, "sluice_mcp_"))
 	}
-	if !strings.Contains(stdout.String()+stderr.String(), `"msg":"mcp tool call"`) {
-		t.Errorf("no audit line for tool calls")
-	}
+	// Audit lines are written by the route's own goroutine, just after
+	// the answers.
+	waitUntil(t, "an audit line for the tool calls", func() bool {
+		return strings.Contains(stdout.String()+stderr.String(), `"msg":"mcp tool call"`)
+	})
 }
 
 func grep(s, sub string) string {

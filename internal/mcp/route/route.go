@@ -119,6 +119,7 @@ type Handler struct {
 	metaURL  string // the protected resource metadata URL, "" without Auth
 	stop     chan struct{}
 	stopOnce sync.Once
+	auditor  *auditor // nil for a federation's member handlers
 
 	namesMu sync.RWMutex
 	names   map[string]struct{} // tool names seen in tools/list, for metric labels
@@ -177,13 +178,17 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Auth != nil {
 		h.metaURL = metadataURL(cfg.Auth.Resource)
 	}
+	h.auditor = newAuditor(h.log)
 	go h.sweep()
 	return h, nil
 }
 
 // Close stops the sweeper. Open streams end with their requests.
 func (h *Handler) Close() error {
-	h.stopOnce.Do(func() { close(h.stop) })
+	h.stopOnce.Do(func() {
+		close(h.stop)
+		h.auditor.close()
+	})
 	return nil
 }
 
@@ -515,21 +520,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 		h.audit(x, st, x.MCP.Duration)
 	}
 	return err
-}
-
-// audit writes the tool call's audit line. LogAttrs, since Info would box
-// each attribute in an interface: an allocation apiece.
-func (h *Handler) audit(x *plugin.Exchange, st *state, d time.Duration) {
-	h.log.LogAttrs(context.Background(), slog.LevelInfo, "mcp tool call",
-		slog.String("request_id", x.RequestID),
-		slog.String("consumer", x.Consumer),
-		slog.String("server", x.MCP.Server),
-		slog.String("tool", st.msg.Name),
-		slog.Int("arg_bytes", len(st.msg.Arguments)),
-		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-		slog.String("outcome", x.MCP.Outcome),
-		slog.String("session", x.MCP.Session),
-	)
 }
 
 func writeRPC(w http.ResponseWriter, status int, body []byte) error {
