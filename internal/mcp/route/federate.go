@@ -141,109 +141,57 @@ type legCall struct {
 	m      *member
 	leg    *sessionid.Leg // nil outside a session
 	resp   *http.Response
-	target *upstream.Target
+	target *upstream.Target // nil for an in-process server
+	done   func()
 	once   sync.Once
 }
 
 // close ends the call; it may be called more than once.
-func (c *legCall) close() {
-	c.once.Do(func() {
-		c.resp.Body.Close()
-		if c.target != nil {
-			c.target.End()
+func (c *legCall) close() { c.once.Do(c.done) }
+
+// send sends a message (or a GET or DELETE) to one member, with the
+// protocol version the member negotiated. edit, when set, adjusts the
+// request's headers.
+func (h *Handler) send(r *http.Request, m *member, leg *sessionid.Leg, body []byte, edit func(http.Header)) (*legCall, error) {
+	resp, t, done, err := m.h.exchange(r, body, leg, func(hd http.Header) {
+		if leg != nil && leg.Version != "" {
+			hd.Set("Mcp-Protocol-Version", leg.Version)
+		}
+		if edit != nil {
+			edit(hd)
 		}
 	})
-}
-
-// targetName names the call's target as sealed session state does.
-func (c *legCall) targetName() string {
-	if c.target == nil {
-		return inprocTarget
-	}
-	return c.target.String()
-}
-
-// send sends a message (or a GET or DELETE) to one member. edit, when set,
-// adjusts the request's headers.
-func (h *Handler) send(r *http.Request, m *member, leg *sessionid.Leg, body []byte, edit func(http.Header)) (*legCall, error) {
-	target, base, err := m.h.target(leg, nil)
 	if err != nil {
 		return nil, err
 	}
-	out := m.h.outRequest(r, &state{body: body}, base, leg)
-	if leg != nil && leg.Version != "" {
-		out.Header.Set("Mcp-Protocol-Version", leg.Version)
-	}
-	if edit != nil {
-		edit(out.Header)
-	}
-	if target != nil {
-		target.Begin()
-	}
-	resp, err := m.h.rt.RoundTrip(out)
-	if target != nil {
-		if err != nil {
-			m.h.cfg.Server.Pool.Report(target, upstream.Classify(err))
-			target.End()
-			return nil, err
-		}
-		m.h.cfg.Server.Pool.Report(target, upstream.Outcome{Status: resp.StatusCode})
-	} else if err != nil {
-		return nil, err
-	}
-	return &legCall{m: m, leg: leg, resp: resp, target: target}, nil
+	return &legCall{m: m, leg: leg, resp: resp, target: t, done: done}, nil
 }
 
 // answer reads the JSON-RPC answer to the request with id from a member's
 // response: a JSON body, or the matching event of an SSE stream (other
 // events, progress and logs, are dropped: a fan-out has no one answer to
-// attach them to).
-func (h *Handler) answer(c *legCall, id json.RawMessage) (message.Message, []byte, error) {
+// attach them to), or a JSON-RPC error in a 4xx, as 2026 servers send.
+func (h *Handler) answer(c *legCall, id json.RawMessage) (message.Message, error) {
 	resp := c.resp
 	if resp.StatusCode/100 != 2 || resp.StatusCode == http.StatusAccepted {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 		if m, err := message.Parse(b); err == nil && m.Kind == message.Response && m.Error != nil {
-			return m, b, nil // a JSON-RPC error in a 4xx, as 2026 servers send
+			return m, nil
 		}
-		return message.Message{}, nil, fmt.Errorf("status %d", resp.StatusCode)
+		return message.Message{}, fmt.Errorf("status %d", resp.StatusCode)
 	}
-	ct := resp.Header.Get("Content-Type")
-	switch {
-	case strings.HasPrefix(ct, "application/json"):
-		b, err := io.ReadAll(io.LimitReader(resp.Body, maxInspect+1))
-		if err != nil {
-			return message.Message{}, nil, err
-		}
-		if len(b) > maxInspect {
-			return message.Message{}, nil, fmt.Errorf("answer exceeds %d bytes", maxInspect)
-		}
-		m, err := message.Parse(b)
-		if err != nil {
-			return message.Message{}, nil, fmt.Errorf("answer: %w", err)
-		}
-		if m.Kind != message.Response || !bytes.Equal(m.ID, id) {
-			return message.Message{}, nil, errors.New("answer is not the response to the request")
-		}
-		return m, b, nil
-	case strings.HasPrefix(ct, "text/event-stream"):
-		fr := newFramer(resp.Body, maxInspect)
-		for {
-			_, data, err := fr.next()
-			if err != nil {
-				return message.Message{}, nil, fmt.Errorf("stream ended before the answer: %w", err)
-			}
-			if data == nil {
-				continue
-			}
-			m, err := message.Parse(data)
-			if err == nil && m.Kind == message.Response && bytes.Equal(m.ID, id) {
-				b := bytes.Clone(data)
-				m, _ = message.Parse(b)
-				return m, b, nil
-			}
-		}
+	data, err := firstAnswer(resp, id, maxInspect)
+	if err != nil {
+		return message.Message{}, err
 	}
-	return message.Message{}, nil, fmt.Errorf("answer has content type %q", ct)
+	m, err := message.Parse(data)
+	if err != nil {
+		return message.Message{}, fmt.Errorf("answer: %w", err)
+	}
+	if m.Kind != message.Response || !bytes.Equal(m.ID, id) {
+		return message.Message{}, errors.New("answer is not the response to the request")
+	}
+	return m, nil
 }
 
 // fanResult is one member's answer to a fanned-out request.
@@ -272,8 +220,8 @@ func (h *Handler) fanOut(r *http.Request, st *state, legs []fanLeg, body func(fa
 				return
 			}
 			defer c.close()
-			res.sid, res.target = c.resp.Header.Get("Mcp-Session-Id"), c.targetName()
-			m, _, err := h.answer(c, st.msg.ID)
+			res.sid, res.target = c.resp.Header.Get("Mcp-Session-Id"), targetName(c.target)
+			m, err := h.answer(c, st.msg.ID)
 			switch {
 			case err != nil:
 				res.err = err

@@ -258,7 +258,7 @@ func (s *legacyStream) serve(in *http.Request, st *state) {
 	} else if leg.Version != "" {
 		in.Header.Set("Mcp-Protocol-Version", leg.Version)
 	}
-	resp, _, done, err := h.exchange(in, body, &leg)
+	resp, _, done, err := h.exchange(in, body, &leg, nil)
 	if err != nil {
 		s.unreachable(msg, err)
 		return
@@ -279,7 +279,7 @@ func (s *legacyStream) initialize(in *http.Request, st *state) {
 		}
 	}
 	leg := &sessionid.Leg{Server: h.cfg.Server.Name}
-	resp, target, done, err := h.exchange(in, st.body, leg)
+	resp, t, done, err := h.exchange(in, st.body, leg, nil)
 	if err != nil {
 		s.unreachable(msg, err)
 		return
@@ -306,7 +306,7 @@ func (s *legacyStream) initialize(in *http.Request, st *state) {
 	}
 	s.mu.Lock()
 	if sid != "" {
-		s.leg.Target, s.leg.Upstream = target, sid
+		s.leg.Target, s.leg.Upstream = targetName(t), sid
 	}
 	s.mu.Unlock()
 	if v := s.relay(resp, st, x); v != "" && sid != "" {
@@ -400,7 +400,7 @@ func (s *legacyStream) listen() {
 	s.mu.Unlock()
 	in := (&http.Request{Method: http.MethodGet, URL: &url.URL{}, Header: http.Header{
 		"Accept": {"text/event-stream"}, "Mcp-Protocol-Version": {leg.Version}}}).WithContext(s.ctx)
-	resp, _, done, err := h.exchange(in, nil, &leg)
+	resp, _, done, err := h.exchange(in, nil, &leg, nil)
 	if err != nil {
 		return
 	}
@@ -489,19 +489,23 @@ func negotiated(data []byte, id json.RawMessage) string {
 
 // exchange makes one request of the gateway's own to the server: in's
 // method, headers (those forward passes) and exchange, with body, within
-// leg's session. It is not retried, and its outcome counts for the target's
-// health. done must be called once the answer is read.
-func (h *Handler) exchange(in *http.Request, body []byte, leg *sessionid.Leg) (resp *http.Response, target string, done func(), err error) {
+// leg's session; edit, when set, adjusts the outgoing headers. It is not
+// retried, and its outcome counts for the target's health. t is the target
+// (nil for an in-process server); done must be called once the answer is
+// read.
+func (h *Handler) exchange(in *http.Request, body []byte, leg *sessionid.Leg, edit func(http.Header)) (resp *http.Response, t *upstream.Target, done func(), err error) {
 	t, base, err := h.target(leg, nil)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, nil, nil, err
 	}
 	out := h.outRequest(in, &state{body: body}, base, leg)
-	target, done = inprocTarget, func() {}
+	if edit != nil {
+		edit(out.Header)
+	}
+	end := func() {}
 	if t != nil {
-		target = t.String()
 		t.Begin()
-		done = t.End
+		end = t.End
 	}
 	resp, err = h.rt.RoundTrip(out)
 	if t != nil {
@@ -512,10 +516,16 @@ func (h *Handler) exchange(in *http.Request, body []byte, leg *sessionid.Leg) (r
 		}
 	}
 	if err != nil {
-		done()
-		return nil, "", nil, err
+		end()
+		return nil, nil, nil, err
 	}
-	end := done
-	done = func() { resp.Body.Close(); end() }
-	return resp, target, done, nil
+	return resp, t, func() { resp.Body.Close(); end() }, nil
+}
+
+// targetName names a target as sealed session state does.
+func targetName(t *upstream.Target) string {
+	if t == nil {
+		return inprocTarget
+	}
+	return t.String()
 }

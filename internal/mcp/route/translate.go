@@ -357,26 +357,17 @@ const discoverBody = `{"jsonrpc":"2.0","id":"sluice-discover","method":"server/d
 // discover asks the server for server/discover, with r's exchange and
 // forwarded headers.
 func (h *Handler) discover(r *http.Request) (*discovered, error) {
-	target, base, err := h.target(nil, nil)
-	if err != nil {
-		return nil, err
-	}
 	in := r.Clone(r.Context())
 	in.Method = http.MethodPost
 	for _, k := range []string{"Mcp-Session-Id", "Mcp-Name", "Last-Event-Id"} {
 		in.Header.Del(k)
 	}
 	modernHeaders(in.Header, &message.Message{Method: "server/discover"})
-	out := h.outRequest(in, &state{body: []byte(discoverBody)}, base, nil)
-	if target != nil {
-		target.Begin()
-		defer target.End()
-	}
-	resp, err := h.rt.RoundTrip(out)
+	resp, _, done, err := h.exchange(in, []byte(discoverBody), nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer done()
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return nil, fmt.Errorf("server/discover: the server refused the gateway's credentials (%d)", resp.StatusCode)
@@ -384,6 +375,9 @@ func (h *Handler) discover(r *http.Request) (*discovered, error) {
 		return nil, fmt.Errorf("server/discover: status %d", resp.StatusCode)
 	}
 	data, err := firstAnswer(resp, []byte(`"sluice-discover"`), 1<<20)
+	if errors.Is(err, errNoAnswer) {
+		return nil, errNotModern
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -398,8 +392,11 @@ func (h *Handler) discover(r *http.Request) (*discovered, error) {
 	return d, nil
 }
 
-// firstAnswer reads the JSON-RPC answer to id from a JSON or SSE body; an
-// answer that is not there or not JSON-RPC is errNotModern.
+// errNoAnswer: an SSE answer ended before the response to the request.
+var errNoAnswer = errors.New("the stream ended before the answer")
+
+// firstAnswer reads the JSON-RPC answer to id from a JSON body (whole, up
+// to limit) or an SSE body (the first event that answers id).
 func firstAnswer(resp *http.Response, id []byte, limit int) ([]byte, error) {
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		fr := newFramer(resp.Body, limit)
@@ -407,7 +404,7 @@ func firstAnswer(resp *http.Response, id []byte, limit int) ([]byte, error) {
 			_, data, err := fr.next()
 			if err != nil {
 				if err == io.EOF || err == io.ErrUnexpectedEOF {
-					return nil, errNotModern
+					return nil, errNoAnswer
 				}
 				return nil, err
 			}
